@@ -1,0 +1,30 @@
+#include "agent/components.hpp"
+
+#include "agent/connectors/forward/forward_connector.hpp"
+#include "agent/extensions/health_check/health_check.hpp"
+#include "agent/processors/batch/batch_processor.hpp"
+#include "agent/processors/memory_limiter/memory_limiter.hpp"
+#include "collectors/otlp/otlp_receiver.hpp"
+#include "exporters/debug/debug_exporter.hpp"
+#include "exporters/file/file_exporter.hpp"
+
+namespace vigil {
+
+std::vector<component::Factory> builtin_factories() {
+  return {
+      // receivers
+      collectors::otlp_receiver_factory(),
+      // processors
+      processors::batch_processor_factory(),
+      processors::memory_limiter_processor_factory(),
+      // exporters
+      exporters::debug_exporter_factory(),
+      exporters::file_exporter_factory(),
+      // connectors
+      connectors::forward_connector_factory(),
+      // extensions
+      extensions::health_check_extension_factory(),
+  };
+}
+
+}  // namespace vigil
