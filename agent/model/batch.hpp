@@ -55,6 +55,8 @@ class Batch {
 
   // Removes the first max_items items into a new batch (records copied by value, strings shared).
   // Resource and scope entries are split as needed. Used by the batch processor.
+  // Both halves keep every arena alive, so a remainder that is kept and appended to for long
+  // (a batch processor's pending data) should be compacted with deep_copy() now and then.
   Batch split_front(std::size_t max_items);
 
   // A second batch over the same records, for read-only consumers (fan-out to exporters).

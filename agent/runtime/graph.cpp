@@ -579,7 +579,9 @@ void Graph::hand_over(Graph& next, component::Deadline deadline) {
   stop_receivers_and_flush(deadline);
   for (auto& e : exporters_) {
     if (ExporterHelper* successor = next.exporter(e->id(), e->signal())) {
-      successor->adopt_pending(e->take_pending(deadline));
+      // A batch whose retries are cut short goes back into the hand-over, so a short wait
+      // loses nothing and keeps one failing backend from stalling the reload.
+      successor->adopt_pending(e->take_pending(std::min(deadline, component::Clock::now() + std::chrono::seconds(1))));
     }
     e->shutdown(deadline);
   }

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <exception>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -501,11 +502,22 @@ void HttpServer::stop() {
     s.sessions.clear();
   }
   if (was_started) {
-    net::post(s.acceptor.get_executor(), [self = impl_] {
+    // The port must be free when stop() returns (a reload binds it again at once), so the close
+    // runs on the acceptor's strand and stop() waits for it. If the io_context is not running,
+    // nothing else touches the acceptor and it is closed here after the wait.
+    auto close = [self = impl_] {
       beast::error_code ec;
       self->acceptor.close(ec);
       self->retry_timer.cancel();
+    };
+    // stop() runs on the control thread, never on the acceptor's strand.
+    auto done = std::make_shared<std::promise<void>>();
+    auto closed = done->get_future();
+    net::post(s.acceptor.get_executor(), [close, done] {
+      close();
+      done->set_value();
     });
+    if (closed.wait_for(std::chrono::seconds(2)) != std::future_status::ready) close();
   }
   for (auto& session : live) session->close_async();
 }
