@@ -8,6 +8,7 @@ packages=(
   libboost-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libzstd-dev zlib1g-dev prometheus-cpp-dev libyaml-cpp-dev libsimdjson-dev libre2-dev
   libcurl4-openssl-dev libssl-dev doctest-dev libbenchmark-dev libsnappy-dev
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

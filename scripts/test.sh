@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: the release build (unit, integration, benchmark smoke
-# runs) and the ASan+UBSan build of the same tests. Warnings are errors.
-# VIGIL_TSAN=1 also runs the ThreadSanitizer build.
+# Sets up, builds and runs every test, three times: the release build (unit, integration and
+# benchmark smoke runs), then the same tests built with ASan+UBSan, then with TSan. Warnings are
+# errors. VIGIL_TSAN=0 skips the TSan build (it is the slowest to link).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -19,7 +19,9 @@ run_preset() {
 
 run_preset release
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_preset debug-asan
-if [ "${VIGIL_TSAN:-0}" = "1" ]; then
+if [ "${VIGIL_TSAN:-1}" = "1" ]; then
   TSAN_OPTIONS=halt_on_error=1 run_preset tsan
 fi
+# Smoke run of the libFuzzer targets (clang build, 3 fuzzers x VIGIL_FUZZ_SECONDS).
+VIGIL_FUZZ_SECONDS=${VIGIL_FUZZ_SECONDS:-20} ./scripts/fuzz.sh
 echo "== all tests passed"

@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace vigil::config {
@@ -126,6 +128,37 @@ class Converter {
   std::size_t nodes_ = 0;
 };
 
+// yaml-cpp 0.7 (Debian 12's) has a parser bug: on some malformed input ("," or "!,)" alone) the
+// parser reports a new document without consuming a token, again and again, so YAML::LoadAll
+// never returns and allocates a null document per turn until memory runs out (found by
+// tests/fuzz/fuzz_config; yaml-cpp issue 1040, fixed upstream after 0.8). This pass runs the same
+// parser over events only, and throws where a document starts where the previous one did.
+class StallCheck : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  YAML::Mark start;
+};
+
+void check_parser_progress(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  StallCheck handler;
+  int previous = -1;
+  while (parser.HandleNextDocument(handler)) {
+    if (handler.start.pos == previous) throw YAML::ParserException(handler.start, "unexpected token");
+    previous = handler.start.pos;
+  }
+}
+
 bool valid_env_name(std::string_view name) {
   if (name.empty()) return false;
   auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
@@ -234,7 +267,9 @@ Value parse_yaml(std::string_view text, const std::string& file_name, Errors& er
   root.location = Location{file_name, 1, 1};
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    const std::string input(text);
+    check_parser_progress(input);
+    docs = YAML::LoadAll(input);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's own message for this case is unhelpful ("bad file").
     errors.push_back(Error{make_location(file_name, e.mark), {},

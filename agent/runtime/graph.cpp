@@ -318,8 +318,10 @@ std::optional<Plan> validate_config(config::Value root, const std::vector<compon
       add(errors, c.location, id, "connector is used as a receiver but not as an exporter in any pipeline");
       continue;
     }
-    auto supported = [&](Signal in, Signal out) {
-      for (auto [a, b] : c.factory->connector_signals) {
+    // c is captured through a plain pointer: clang before 16 cannot capture structured bindings.
+    const component::Factory* factory = c.factory;
+    auto supported = [factory](Signal in, Signal out) {
+      for (auto [a, b] : factory->connector_signals) {
         if (a == in && b == out) return true;
       }
       return false;

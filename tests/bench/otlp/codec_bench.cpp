@@ -11,7 +11,7 @@
 
 #include "agent/otlp/proto_decoder.hpp"
 #include "agent/otlp/proto_encoder.hpp"
-#include "tests/unit/otlp/otlp_proto_reference.hpp"
+#include "tests/support/otlp_proto_reference.hpp"
 
 namespace {
 
