@@ -39,7 +39,9 @@ failed=0
 for f in "${fuzzers[@]}"; do
   corpus=$corpus_root/$f
   mkdir -p "$corpus"
-  cp -n tests/fuzz/corpus/"$f"/* "$corpus"/  # seeds; never overwrite what a long run found
+  for seed in tests/fuzz/corpus/"$f"/*; do  # seeds; never overwrite what a long run found
+    [ -e "$corpus/${seed##*/}" ] || cp "$seed" "$corpus/"
+  done
   log=$tmp/$f.log
   echo "== fuzz: $f for ${seconds}s (corpus $(find "$corpus" -type f | wc -l) files)"
   # -timeout: an input that takes over 10 s is a hang. -rss_limit_mb also caps single mallocs.

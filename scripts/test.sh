@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test, three times: the release build (unit, integration and
-# benchmark smoke runs), then the same tests built with ASan+UBSan, then with TSan. Warnings are
-# errors. VIGIL_TSAN=0 skips the TSan build (it is the slowest to link).
+# benchmark smoke runs), then the same tests built with ASan+UBSan, then with TSan; last, a short
+# smoke run of each libFuzzer target (clang). Warnings are errors. VIGIL_TSAN=0 skips the TSan
+# build; VIGIL_FUZZ_SECONDS sets the fuzzers' time each (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

@@ -135,7 +135,10 @@ class Writer {
         out_.append("\"-Infinity\"", 11);
     } else {
       char buf[32];
-      auto r = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip form
+      // Shortest round-trip form, in %g style: a large whole number is written with an exponent
+      // (-2.7670116110564327e+19), never as a run of digits that readers with 64-bit integer
+      // parsing (simdjson) refuse.
+      auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::general);
       out_.append(buf, static_cast<std::size_t>(r.ptr - buf));
     }
   }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <iterator>
 #include <optional>
+#include <string>
 
 #include "agent/telemetry/log.hpp"
 
@@ -19,11 +21,14 @@ config::Option sending_queue_option() {
       {
           config::opt_bool("enabled", true, "Queue batches and send them from background consumers. "
                                             "False sends synchronously in the pipeline's thread."),
-          config::opt_int("num_consumers", 10, "Threads sending from the queue concurrently.", 1),
-          config::opt_int("queue_size", 1000, "Maximum number of batches in the queue.", 1),
+          // Upper bounds: each consumer is a thread, and a typo must not ask for a million of
+          // them (or a queue that can hold all of memory).
+          config::opt_int("num_consumers", 10, "Threads sending from the queue concurrently.", 1, 1000),
+          config::opt_int("queue_size", 1000, "Maximum number of batches in the queue.", 1, 1'000'000),
           config::opt_bool("block_on_overflow", false,
                            "When the queue is full, wait for room instead of refusing the batch "
-                           "(the refusal tells receivers to answer \"retry later\")."),
+                           "(the refusal tells receivers to answer \"retry later\"). The wait ends when "
+                           "the agent shuts down or reloads."),
       });
 }
 
@@ -99,7 +104,8 @@ ExporterHelper::ExporterHelper(std::string id, model::Signal signal, std::unique
   queue_settings_.num_consumers = std::max(queue_settings_.num_consumers, 1);
   queue_settings_.queue_size = std::max(queue_settings_.queue_size, 1);
   metrics_.queue_capacity->Set(queue_settings_.enabled ? queue_settings_.queue_size : 0);
-  metrics_.queue_size->Set(0);
+  // queue_size is not reset here: at a reload this helper is built while its predecessor (same
+  // gauge) still runs and owns the value; adopt_pending() sets it when the queue changes hands.
 }
 
 ExporterHelper::~ExporterHelper() {
@@ -114,24 +120,48 @@ Status ExporterHelper::start(component::Host& host) {
   }
   Status s = sender_->start(host);
   if (!s.is_ok()) return s;
-  std::lock_guard lock(mu_);
-  started_ = true;
-  accepting_ = true;
-  if (queue_settings_.enabled) {
-    spawn_consumers(queue_settings_.num_consumers);
-  } else if (!queue_.empty()) {
-    // Batches adopted before start from a queued predecessor: one thread sends them.
-    spawn_consumers(1);
+  Status spawned;
+  {
+    std::lock_guard lock(mu_);
+    started_ = true;
+    if (queue_settings_.enabled) {
+      spawned = spawn_consumers(queue_settings_.num_consumers);
+    } else if (!queue_.empty()) {
+      // Batches adopted before start from a queued predecessor: one thread sends them.
+      spawned = spawn_consumers(1);
+    }
+    accepting_ = spawned.is_ok();
+  }
+  if (!spawned.is_ok()) {
+    // Undo: a half-started exporter (fewer consumers, the sender running) must not linger.
+    // shutdown() stops and joins the consumers that did start, drops (counted) what was
+    // adopted, and shuts the sender down; this exporter stays shut down.
+    shutdown(component::Clock::now());
+    return spawned;
   }
   return Status::ok();
 }
 
-void ExporterHelper::spawn_consumers(int n) {
-  // Called with mu_ held; the threads block on mu_ until the caller releases it.
-  for (int i = 0; i < n; ++i) {
-    ++live_consumers_;
-    consumers_.emplace_back([this] { consumer_loop(); });
+Status ExporterHelper::spawn_consumers(int n) {
+  // Called with mu_ held; the threads block on mu_ until the caller releases it, so counting a
+  // thread after it exists is safe (it decrements the count when it exits).
+  try {
+    consumers_.reserve(consumers_.size() + static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      consumers_.emplace_back([this] { consumer_loop(); });
+      ++live_consumers_;
+    }
+  } catch (const std::exception& e) {
+    // std::system_error when the pid limit (pids.max in a container) is reached; bad_alloc.
+    const std::string message = std::string("cannot start thread: ") + e.what();
+    telemetry::log(telemetry::Level::kError, id_, message);
+    return Status::permanent(message);
   }
+  return Status::ok();
+}
+
+void ExporterHelper::set_queue_gauge() {
+  if (owns_queue_gauge_) metrics_.queue_size->Set(static_cast<double>(queue_.size()));
 }
 
 void ExporterHelper::join_consumers() {
@@ -172,13 +202,15 @@ Status ExporterHelper::consume(Batch&& batch) {
   const std::size_t items = batch.item_count();
   const auto capacity = static_cast<std::size_t>(queue_settings_.queue_size);
   std::unique_lock lock(mu_);
-  if (accepting_ && queue_.size() >= capacity) {
+  // After begin_drain() the capacity no longer applies: the graph is stopping, what still comes
+  // is what its processors flush, and it must be handed over or sent, not refused or waited on.
+  if (accepting_ && !drain_begun_ && queue_.size() >= capacity) {
     if (!queue_settings_.block_on_overflow) {
       lock.unlock();
       refuse(items, "queue_full");
       return Status::retryable("sending queue is full");
     }
-    not_full_.wait(lock, [&] { return !accepting_ || queue_.size() < capacity; });
+    not_full_.wait(lock, [&] { return !accepting_ || drain_begun_ || queue_.size() < capacity; });
   }
   if (!accepting_) {
     lock.unlock();
@@ -186,10 +218,18 @@ Status ExporterHelper::consume(Batch&& batch) {
     return Status::retryable("exporter is not running");
   }
   queue_.push_back(std::move(batch));
-  metrics_.queue_size->Set(static_cast<double>(queue_.size()));
+  set_queue_gauge();
   lock.unlock();
   not_empty_.notify_one();
   return Status::ok();
+}
+
+void ExporterHelper::begin_drain() {
+  {
+    std::lock_guard lock(mu_);
+    drain_begun_ = true;
+  }
+  not_full_.notify_all();  // producers waiting under block_on_overflow enqueue now
 }
 
 Status ExporterHelper::send_now(Batch&& batch) {
@@ -202,12 +242,13 @@ Status ExporterHelper::send_now(Batch&& batch) {
     }
     ++sync_in_flight_;
   }
+  // The rule without the queue: the batch is still the caller's. Every failure goes back to
+  // the caller, which counts it where it gives up (a processor's dropped, a receiver's refused,
+  // or nowhere when the client retries and nothing was lost); counting it here too in
+  // send_failed would count one loss twice.
   Status status;
-  SendResult r = send_with_retry(batch, &status);
-  if (r == SendResult::kAborted) {
-    count_dropped(batch, "shutdown");
-    status = Status::retryable("exporter is shutting down");
-  }
+  SendResult r = send_with_retry(batch, FailureOwner::kCaller, &status);
+  if (r == SendResult::kAborted) status = Status::retryable("exporter is shutting down");
   {
     std::lock_guard lock(mu_);
     --sync_in_flight_;
@@ -216,7 +257,9 @@ Status ExporterHelper::send_now(Batch&& batch) {
   return status;
 }
 
-ExporterHelper::SendResult ExporterHelper::send_with_retry(const Batch& batch, Status* final_status) {
+ExporterHelper::SendResult ExporterHelper::send_with_retry(const Batch& batch, FailureOwner owner,
+                                                          Status* final_status) {
+  const bool counted_here = owner == FailureOwner::kHelper;
   const auto start = component::Clock::now();
   std::optional<Backoff> backoff;  // built on the first failure: the healthy path stays cheap
   for (;;) {
@@ -227,13 +270,13 @@ ExporterHelper::SendResult ExporterHelper::send_with_retry(const Batch& batch, S
       return SendResult::kSent;
     }
     if (s.is_permanent()) {
-      count_dropped(batch, "permanent");
+      if (counted_here) count_dropped(batch, "permanent");
       telemetry::log_limited(telemetry::Level::kWarn, id_ + "/permanent", id_, "permanent error: " + s.message());
       if (final_status != nullptr) *final_status = std::move(s);
       return SendResult::kDropped;
     }
     if (!retry_settings_.enabled) {
-      count_dropped(batch, "retry_disabled");
+      if (counted_here) count_dropped(batch, "retry_disabled");
       if (final_status != nullptr) *final_status = std::move(s);
       return SendResult::kDropped;
     }
@@ -247,7 +290,7 @@ ExporterHelper::SendResult ExporterHelper::send_with_retry(const Batch& batch, S
     const auto now = component::Clock::now();
     if (retry_settings_.max_elapsed_time.count() > 0 && (now - start) + wait > retry_settings_.max_elapsed_time) {
       lock.unlock();
-      count_dropped(batch, "retries_exhausted");
+      if (counted_here) count_dropped(batch, "retries_exhausted");
       telemetry::log_limited(telemetry::Level::kWarn, id_ + "/exhausted", id_,
                              "giving up after retrying for " +
                                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count()) +
@@ -271,11 +314,11 @@ void ExporterHelper::consumer_loop() {
     Batch batch = std::move(queue_.front());
     queue_.pop_front();
     const std::uint64_t seq = pop_seq_++;
-    metrics_.queue_size->Set(static_cast<double>(queue_.size()));
+    set_queue_gauge();
     lock.unlock();
     not_full_.notify_one();
 
-    SendResult r = send_with_retry(batch, nullptr);
+    SendResult r = send_with_retry(batch, FailureOwner::kHelper, nullptr);
 
     lock.lock();
     if (r == SendResult::kAborted) {
@@ -318,7 +361,7 @@ void ExporterHelper::shutdown(component::Deadline deadline) {
     idle_cv_.wait(lock, [this] { return sync_in_flight_ == 0; });
     for (const Batch& b : queue_) dropped_items += b.item_count();
     queue_.clear();
-    metrics_.queue_size->Set(0);
+    set_queue_gauge();  // not after take_pending: the successor owns the gauge then
   }
   if (dropped_items > 0) count_dropped(dropped_items, "shutdown");
   sender_->shutdown(deadline);
@@ -347,13 +390,20 @@ std::deque<Batch> ExporterHelper::take_pending(component::Deadline deadline) {
   returned_.clear();
   std::deque<Batch> out;
   out.swap(queue_);
-  metrics_.queue_size->Set(0);
+  set_queue_gauge();
+  // The gauge is shared with the successor (same exporter ID and signal), which adopts these
+  // batches: from now on only it may set it, or our shutdown would reset its value to 0.
+  owns_queue_gauge_ = false;
   return out;
 }
 
 void ExporterHelper::adopt_pending(std::deque<Batch>&& pending) {
-  if (pending.empty()) return;
   std::lock_guard lock(mu_);
+  if (pending.empty()) {
+    // Still take over the gauge the predecessor's take_pending() just set to 0.
+    if (!shut_down_) set_queue_gauge();
+    return;
+  }
   if (shut_down_) {
     std::size_t items = 0;
     for (const Batch& b : pending) items += b.item_count();
@@ -365,9 +415,11 @@ void ExporterHelper::adopt_pending(std::deque<Batch>&& pending) {
   // queue_size, and ahead of anything that arrived since, to keep their order.
   queue_.insert(queue_.begin(), std::make_move_iterator(pending.begin()), std::make_move_iterator(pending.end()));
   pending.clear();
-  metrics_.queue_size->Set(static_cast<double>(queue_.size()));
+  set_queue_gauge();
   // Without the queue there are no consumers: one thread sends the adopted batches and exits.
-  if (started_ && !queue_settings_.enabled && live_consumers_ == 0) spawn_consumers(1);
+  // If it cannot be created, the batches stay queued: handed over at the next reload, or
+  // dropped (counted) at shutdown; spawn_consumers() logged why.
+  if (started_ && !queue_settings_.enabled && live_consumers_ == 0) (void)spawn_consumers(1);
   not_empty_.notify_all();
 }
 

@@ -4,8 +4,8 @@
 // failures with jittered exponential backoff. Option names and defaults are the Collector's
 // (exporterhelper: sending_queue, retry_on_failure).
 //
-// Thread-safety: consume() is safe from any number of threads. start/shutdown/take_pending/
-// adopt_pending are called by the service's control thread only.
+// Thread-safety: consume() and begin_drain() are safe from any number of threads. start/shutdown/
+// take_pending/adopt_pending are called by the service's control thread only.
 
 #include <chrono>
 #include <condition_variable>
@@ -29,7 +29,7 @@ struct QueueSettings {
   bool enabled = true;
   int num_consumers = 10;
   int queue_size = 1000;          // batches
-  bool block_on_overflow = false;  // true: consume() waits for room (until shutdown) instead of refusing
+  bool block_on_overflow = false;  // true: consume() waits for room (until begin_drain/shutdown) instead of refusing
 };
 
 struct RetrySettings {
@@ -70,18 +70,30 @@ class ExporterHelper : public component::Consumer {
   const std::string& id() const { return id_; }
   model::Signal signal() const { return signal_; }
 
-  // Starts the sender, then the queue consumers.
+  // Starts the sender, then the queue consumers. A thread that cannot be created (pids.max)
+  // fails the start permanently ("cannot start thread: ..."); the exporter is then shut down
+  // (what it had adopted is dropped, counted), and no exception escapes.
   component::Status start(component::Host& host);
   // With the queue: enqueue or refuse (retryable "sending queue is full"), counted in
-  // enqueue_failed{reason="queue_full"}. Without the queue: send now, retrying in the caller.
+  // enqueue_failed{reason="queue_full"}; after begin_drain() it always enqueues.
+  // Without the queue: send now, retrying in the caller. Every failure is returned to the
+  // caller, which counts it (a processor's drop, a receiver's refusal): send_failed does not.
   component::Status consume(model::Batch&& batch) override;
+  // The graph is about to stop its receivers and flush its processors (shutdown or reload).
+  // From now on consume() never waits and never refuses for a full queue: it enqueues past
+  // queue_size (what still arrives is bounded: receivers are stopping, processors flush what
+  // they hold), and producers blocked by block_on_overflow are woken and enqueue too. The
+  // consumers keep sending; shutdown/take_pending work as usual afterwards. Idempotent.
+  // Without the queue it changes nothing (consume() sends in the caller's thread).
+  void begin_drain();
   // Stops taking new data, sends what is queued until the deadline, then drops the rest
   // (counted: send_failed{reason="shutdown"}) and shuts the sender down.
   void shutdown(component::Deadline deadline);
 
   // For a config reload: stop the consumers and hand over what is still queued (in order), so
   // the replacement exporter with the same ID sends it. Call instead of the draining part of
-  // shutdown; shutdown() afterwards finds an empty queue.
+  // shutdown; shutdown() afterwards finds an empty queue. From take_pending on, the shared
+  // queue_size gauge belongs to the successor: this helper no longer sets it.
   std::deque<model::Batch> take_pending(component::Deadline deadline);
   void adopt_pending(std::deque<model::Batch>&& pending);
 
@@ -89,17 +101,24 @@ class ExporterHelper : public component::Consumer {
 
  private:
   enum class SendResult { kSent, kDropped, kAborted };
+  // Who gives up on a batch that fails: the helper (queued batches; counted in send_failed) or
+  // the caller it is returned to (queue disabled; counted by the caller).
+  enum class FailureOwner { kHelper, kCaller };
 
   void consumer_loop();
   // Sends with retries; returns when sent, permanently failed, retries exhausted or stopping.
-  // Drops are counted here except kAborted, whose batch the caller either drops (shutdown) or
-  // hands back (take_pending). `final_status` (may be null) receives the last failure.
-  SendResult send_with_retry(const model::Batch& batch, component::Status* final_status);
+  // Drops are counted here (only when `owner` is kHelper) except kAborted, whose batch the
+  // caller either drops (shutdown) or hands back (take_pending). `final_status` (may be null)
+  // receives the last failure.
+  SendResult send_with_retry(const model::Batch& batch, FailureOwner owner, component::Status* final_status);
   component::Status send_now(model::Batch&& batch);  // the queue-disabled path
   void count_dropped(const model::Batch& batch, std::string_view reason);
   void count_dropped(std::size_t items, std::string_view reason);
   void refuse(std::size_t items, std::string_view reason);
-  void spawn_consumers(int n);
+  // With mu_ held. Starts up to n consumer threads; on a thread creation failure the ones
+  // already started keep running (the caller decides) and the error is returned.
+  component::Status spawn_consumers(int n);
+  void set_queue_gauge();  // with mu_ held
   void join_consumers();
 
   std::string id_;
@@ -120,6 +139,8 @@ class ExporterHelper : public component::Consumer {
   bool draining_ = false;        // consumers exit once the queue is empty (shutdown)
   bool handing_over_ = false;    // take_pending: aborted batches go back to the queue
   bool abort_retries_ = false;   // deadline passed: retries give up
+  bool drain_begun_ = false;     // begin_drain(): the queue takes everything, nobody waits
+  bool owns_queue_gauge_ = true; // false once take_pending handed the queue to a successor
   int live_consumers_ = 0;
   int sync_in_flight_ = 0;       // queue disabled: callers inside send_now()
   // Batches popped by consumers are numbered so that take_pending() can put the ones whose

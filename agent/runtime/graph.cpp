@@ -88,7 +88,8 @@ const config::Schema& service_schema() {
       config::opt_string_list("extensions", "Extensions to start, by ID."),
       config::opt_any("pipelines", "Pipelines by ID: traces, metrics, logs or <signal>/<name>."),
       config::opt_duration("shutdown_timeout", "10s",
-                           "How long SIGTERM may take to drain queues before the rest is dropped (counted).", 0.0),
+                           "How long SIGTERM may take to drain queues before the rest is dropped (counted).", 0.0,
+                           3600.0),
       config::opt_object(
           "telemetry", "The agent's own telemetry.",
           {
@@ -97,7 +98,7 @@ const config::Schema& service_schema() {
                                                      {"debug", "info", "warn", "error"})}),
               config::opt_object("metrics", "Self-metrics in Prometheus exposition format at /metrics.",
                                  {config::opt_string("address", "127.0.0.1:8888",
-                                                     "host:port to serve /metrics on; empty disables it."),
+                                                     "host:port to serve /metrics on; empty or none disables it."),
                                   config::opt_string("level", "normal", "Accepted for Collector compatibility.",
                                                      {"none", "basic", "normal", "detailed"})}),
           }),
@@ -189,18 +190,27 @@ std::optional<Plan> validate_config(config::Value root, const std::vector<compon
   }
   const std::size_t before_service = errors.size();
   config::validate(service_schema(), service, service->location, "service", errors);
-  if (errors.size() != before_service) return std::nullopt;
-  config::Settings service_settings(&service_schema(), service, service->location);
-  plan.shutdown_timeout = service_settings.get_duration("shutdown_timeout");
-  plan.log_level = service_settings.get_string("telemetry.logs.level");
-  plan.metrics_address = service_settings.get_string("telemetry.metrics.address");
-  plan.service_extensions = service_settings.get_string_list("extensions");
-  if (const Value* exts = service->find("extensions")) {
-    for (std::size_t i = 0; i < plan.service_extensions.size(); ++i) {
-      const std::string& id = plan.service_extensions[i];
-      const Location& loc = i < exts->items.size() ? exts->items[i].location : exts->location;
-      if (plan.extensions.count(id) == 0) {
-        add(errors, loc, "service", "extension '" + id + "' is not defined in extensions");
+  if (!service->is_map()) return std::nullopt;
+  if (errors.size() == before_service) {
+    // Only a valid section is read; an invalid one has its errors and the pipelines are still
+    // checked below, so one run reports everything.
+    config::Settings service_settings(&service_schema(), service, service->location);
+    plan.shutdown_timeout = service_settings.get_duration("shutdown_timeout");
+    plan.log_level = service_settings.get_string("telemetry.logs.level");
+    plan.metrics_address = service_settings.get_string("telemetry.metrics.address");
+    plan.service_extensions = service_settings.get_string_list("extensions");
+    if (plan.metrics_address == "none") plan.metrics_address.clear();
+    if (const Value* exts = service->find("extensions")) {
+      std::vector<std::string> seen;
+      for (std::size_t i = 0; i < plan.service_extensions.size(); ++i) {
+        const std::string& id = plan.service_extensions[i];
+        const Location& loc = i < exts->items.size() ? exts->items[i].location : exts->location;
+        if (plan.extensions.count(id) == 0) {
+          add(errors, loc, "service", "extension '" + id + "' is not defined in extensions");
+        } else if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
+          add(errors, loc, "service", "extension '" + id + "' is listed twice in service.extensions");
+        }
+        seen.push_back(id);
       }
     }
   }
@@ -481,7 +491,7 @@ std::unique_ptr<Graph> Graph::build(const Plan& plan, telemetry::Telemetry& tele
           return nullptr;
         }
         component::Consumer* consumer = conn.get();
-        g->middle_.push_back(std::move(conn));
+        g->middle_.emplace_back("connector " + id, std::move(conn));
         connector_of[key] = consumer;
         outs.push_back(consumer);
       }
@@ -498,7 +508,7 @@ std::unique_ptr<Graph> Graph::build(const Plan& plan, telemetry::Telemetry& tele
       }
       next = proc.get();
       mutates = mutates || proc->mutates_data();
-      g->middle_.push_back(std::move(proc));
+      g->middle_.emplace_back("processor " + *it + " in pipeline " + p.id, std::move(proc));
     }
     g->glue_.push_back(std::make_unique<PipelineHead>(next, mutates));
     head_of[p.id] = g->glue_.back().get();
@@ -531,40 +541,47 @@ std::unique_ptr<Graph> Graph::build(const Plan& plan, telemetry::Telemetry& tele
       error = "receiver " + id + ": could not be created";
       return nullptr;
     }
-    g->receivers_.push_back(std::move(rcv));
+    g->receivers_.emplace_back(id, std::move(rcv));
   }
   return g;
 }
 
 component::Status Graph::start(component::Host& host) {
   auto fail = [&](const std::string& what, const component::Status& s) {
-    shutdown(component::Clock::now() + std::chrono::seconds(5));
+    // Everything but the exporters stops; shutdown() is safe on what never started. Data the
+    // exporters hold stays queued for whoever takes over (a reload's fallback) or drains.
+    const auto deadline = component::Clock::now() + std::chrono::seconds(5);
+    stop_receivers_and_flush(deadline);
+    for (auto it = extensions_.rbegin(); it != extensions_.rend(); ++it) it->second->shutdown(deadline);
     return component::Status::permanent(what + ": " + s.message());
   };
   for (auto& [id, ext] : extensions_) {
     auto s = ext->start(host);
     if (!s.is_ok()) return fail("extension " + id, s);
-    started_.push_back(ext.get());
   }
   for (auto& e : exporters_) {
     auto s = e->start(host);
     if (!s.is_ok()) return fail("exporter " + e->id(), s);
   }
-  for (auto& m : middle_) {
+  for (auto& [label, m] : middle_) {
     auto s = m->start(host);
-    if (!s.is_ok()) return fail("processor or connector", s);
+    if (!s.is_ok()) return fail(label, s);
   }
-  for (auto& r : receivers_) {
+  for (auto& [id, r] : receivers_) {
     auto s = r->start(host);
-    if (!s.is_ok()) return fail("receiver", s);
+    if (!s.is_ok()) return fail("receiver " + id, s);
   }
   return component::Status::ok();
 }
 
 void Graph::stop_receivers_and_flush(component::Deadline deadline) {
-  for (auto& r : receivers_) r->shutdown(deadline);
+  // From here on the exporters take what is flushed into them even past their queue size and
+  // release producers blocked on a full queue, so stopping never waits on a dead backend and
+  // never drops what the processors hold: it goes out or is handed over, within the deadline.
+  for (auto& e : exporters_) e->begin_drain();
+  for (auto& [id, r] : receivers_) r->shutdown(deadline);
   // Upstream first, so flushed data still finds its consumers running.
-  for (auto it = middle_.rbegin(); it != middle_.rend(); ++it) (*it)->shutdown(deadline);
+  for (auto it = middle_.rbegin(); it != middle_.rend(); ++it) it->second->shutdown(deadline);
 }
 
 void Graph::shutdown(component::Deadline deadline) {

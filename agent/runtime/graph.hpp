@@ -74,7 +74,9 @@ class Graph {
   static std::unique_ptr<Graph> build(const Plan& plan, telemetry::Telemetry& telemetry, std::string& error);
   ~Graph();
 
-  // Starts everything in order; on failure shuts down what started and returns the error.
+  // Starts everything in order. On failure, stops the receivers, processors, connectors and
+  // extensions again and returns the error naming the component; the exporters keep their
+  // queues, so the caller can hand_over() to another graph or shutdown().
   component::Status start(component::Host& host);
   // Receivers first, then processors (flushing), connectors, exporters (draining), extensions.
   void shutdown(component::Deadline deadline);
@@ -98,11 +100,11 @@ class Graph {
   std::vector<std::unique_ptr<config::Settings>> settings_;  // kept alive for the components
   std::vector<std::pair<std::string, std::unique_ptr<component::Extension>>> extensions_;
   std::vector<std::unique_ptr<ExporterHelper>> exporters_;
-  // Downstream first: a connector or processor appears after everything it feeds.
-  std::vector<std::unique_ptr<component::Component>> middle_;
-  std::vector<std::unique_ptr<component::Receiver>> receivers_;
+  // Processors and connectors, downstream first: each appears after everything it feeds.
+  // Labels name them in errors ("processor batch in pipeline logs").
+  std::vector<std::pair<std::string, std::unique_ptr<component::Component>>> middle_;
+  std::vector<std::pair<std::string, std::unique_ptr<component::Receiver>>> receivers_;
   std::vector<std::unique_ptr<component::Consumer>> glue_;  // fan-outs and pipeline heads
-  std::vector<component::Component*> started_;
   bool shut_down_ = false;
 };
 

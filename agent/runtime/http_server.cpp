@@ -4,11 +4,11 @@
 #include <atomic>
 #include <cctype>
 #include <charconv>
+#include <condition_variable>
 #include <exception>
 #include <future>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <utility>
 
 #include <boost/asio/dispatch.hpp>
@@ -39,6 +39,11 @@ constexpr std::size_t kFirstReadBytes = 16 * 1024;
 constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+// Connections refused over max_connections get their 503 and a lingering close too; past this
+// many at once, further ones are closed without an answer, so refusing stays bounded as well.
+constexpr std::size_t kMaxRefusingConnections = 64;
+constexpr std::chrono::milliseconds kStopPollInterval{20};
+constexpr std::chrono::seconds kStopWarnAfter{2};
 
 std::string_view sv(beast::string_view s) {
   return {s.data(), s.size()};
@@ -134,6 +139,15 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   // Runs the handler unless the server is stopping. False when stopped (no response is sent).
   bool call_handler(HttpRequest& request, HttpResponse& response);
 
+  // Adds n to the body bytes in flight unless that would pass max_inflight_body_bytes.
+  bool reserve_body_bytes(std::size_t n);
+  void release_body_bytes(std::size_t n) { inflight_body_bytes.fetch_sub(n); }
+
+  // Closes the acceptor exactly once, whichever of stop()'s posted close and its fallback gets
+  // here first: two closes could otherwise race and the second close a descriptor number that
+  // was reused in between.
+  void close_acceptor();
+
   net::io_context& io;
   HttpServerOptions options;
   HttpServer::Handler handler;
@@ -148,23 +162,58 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   bool stopped = false;
   std::vector<std::weak_ptr<HttpSession>> sessions;
 
-  // Handlers run under a shared lock; stop() takes it exclusively, so once stop() returns no
-  // handler is running and none will start (the owner may then be destroyed).
-  std::shared_mutex handler_mu;
-  bool handler_closed = false;
+  // Handlers: stop() sets `closing` and then waits until `handlers_running` is zero; a handler
+  // counts itself in under handler_mu only while `closing` is unset. So once stop() returns no
+  // handler runs and none will start (the owner may then be destroyed). handler_mu is held only
+  // to count, never for a handler's duration: a shared lock held by handlers (the former design)
+  // starved stop() under steady load, because glibc's rwlock prefers readers.
+  std::atomic<bool> closing{false};
+  std::mutex handler_mu;
+  std::condition_variable handlers_idle;
+  std::size_t handlers_running = 0;
+
+  std::atomic<bool> acceptor_closed{false};
+
+  // Bounds (HttpServerOptions::max_connections, max_inflight_body_bytes) and their counters.
+  std::atomic<std::size_t> connections{0};  // sessions serving requests
+  std::atomic<std::size_t> refusing{0};     // sessions answering 503 for max_connections
+  std::atomic<std::size_t> inflight_body_bytes{0};
+  std::atomic<std::uint64_t> refused_connections{0};
+  std::atomic<std::uint64_t> refused_requests{0};
 };
 
 // One connection. All its work runs on its own strand.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<ServerState> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {
+  // A refusing session answers 503 to a connection over max_connections and closes it. Each
+  // session counts itself in its server's `connections` or `refusing` while it lives.
+  HttpSession(tcp::socket&& socket, std::shared_ptr<ServerState> server, bool refusing)
+      : stream_(std::move(socket)), server_(std::move(server)), refusing_(refusing) {
+    (refusing_ ? server_->refusing : server_->connections).fetch_add(1);
     beast::error_code ec;
     auto remote = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = format_endpoint(remote);
+    on_chunk_ = [this](std::uint64_t size, beast::string_view, beast::error_code& chunk_ec) {
+      on_chunk_header(size, chunk_ec);
+    };
   }
+  ~HttpSession() {
+    release_body();
+    (refusing_ ? server_->refusing : server_->connections).fetch_sub(1);
+  }
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
 
   void run() {
+    if (refusing_) {
+      net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+        self->send_error(http::status::service_unavailable,
+                         "too many open connections (" +
+                             std::to_string(self->server_->options.max_connections) + "), retry later",
+                         true);
+      });
+      return;
+    }
     net::dispatch(stream_.get_executor(),
                   beast::bind_front_handler(&HttpSession::wait_request, shared_from_this()));
   }
@@ -177,6 +226,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   void close_now() {
     closed_ = true;
+    release_body();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -188,7 +238,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void wait_request() {
     if (closed_) return;
     parser_.emplace();
-    parser_->body_limit(server_->options.max_body_bytes);
+    budget_refused_ = false;
+    parser_->body_limit(body_limit());
+    parser_->on_chunk_header(on_chunk_);
     parser_->header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(server_->options.max_header_bytes, UINT32_MAX)));
     if (buffer_.size() > 0) {
@@ -216,6 +268,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
     if (closed_) return;
+    // Reserve the declared body before Beast allocates it (it reserves the whole Content-Length
+    // when the body read starts) and before a 100-continue invites the client to send it.
+    if (auto length = parser_->content_length(); length && !parser_->is_done()) {
+      if (!reserve_body(static_cast<std::size_t>(*length))) return refuse_busy();
+    }
     const auto& req = parser_->get();
     auto expect = req.find(http::field::expect);
     if (expect != req.end() && iequals(sv(expect->value()), "100-continue") && !parser_->is_done()) {
@@ -249,10 +306,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void on_read_error(beast::error_code ec) {
     if (closed_) return;
+    if (budget_refused_) return refuse_busy();
     if (ec == http::error::body_limit) {
-      return send_error(
-          http::status::payload_too_large,
-          "request body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes");
+      return send_error(http::status::payload_too_large,
+                        "request body larger than " + std::to_string(body_limit()) + " bytes");
     }
     if (ec == http::error::header_limit) {
       return send_error(http::status::request_header_fields_too_large, "request header too large");
@@ -265,13 +322,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     close_now();
   }
 
-  void send_error(http::status status, std::string message) {
+  // Answers and closes the connection; the request being read, if any, is dropped.
+  void send_error(http::status status, std::string message, bool retry_after = false) {
     unsigned version = 11;
     if (parser_ && parser_->is_header_done()) version = parser_->get().version();
+    parser_.reset();
+    release_body();
     res_ = {};
     res_.version(version);
     res_.result(status);
     res_.set(http::field::content_type, "text/plain; charset=utf-8");
+    if (retry_after) res_.set(http::field::retry_after, "1");
     res_.body() = std::move(message);
     res_.body() += "\n";
     write_response(false);
@@ -306,6 +367,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
     HttpResponse response;
     if (!server_->call_handler(request, response)) return close_now();
+    // The request is complete: free its body and its share of max_inflight_body_bytes.
+    std::string().swap(request.body);
+    release_body();
 
     bool keep = req.keep_alive();
     res_ = {};
@@ -358,8 +422,48 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                             });
   }
 
+  // Bodies larger than the whole in-flight budget could never be served: 413 for them as well.
+  std::size_t body_limit() const {
+    return std::min(server_->options.max_body_bytes, server_->options.max_inflight_body_bytes);
+  }
+
+  bool reserve_body(std::size_t n) {
+    if (!server_->reserve_body_bytes(n)) return false;
+    body_reserved_ += n;
+    return true;
+  }
+
+  void release_body() {
+    if (body_reserved_ == 0) return;
+    server_->release_body_bytes(body_reserved_);
+    body_reserved_ = 0;
+  }
+
+  // A chunked body is reserved chunk by chunk, before each chunk's data is read (Beast has
+  // checked the chunk against body_limit already).
+  void on_chunk_header(std::uint64_t size, beast::error_code& ec) {
+    if (size == 0 || reserve_body(static_cast<std::size_t>(size))) return;
+    budget_refused_ = true;
+    ec = net::error::no_buffer_space;  // stops the read; see on_read_error
+  }
+
+  // Over max_inflight_body_bytes: a retryable 503 before (the rest of) the body is read.
+  void refuse_busy() {
+    const auto refused = server_->refused_requests.fetch_add(1) + 1;
+    log_warn("http_server/max_inflight_body_bytes/" + server_->bound_text,
+             "refused a request from " + remote_ + " on " + server_->bound_text +
+                 ": request bodies in flight would pass " +
+                 std::to_string(server_->options.max_inflight_body_bytes) + " bytes (" +
+                 std::to_string(refused) + " refused so far)");
+    send_error(http::status::service_unavailable, "too many request bytes in flight, retry later", true);
+  }
+
   beast::tcp_stream stream_;
   std::shared_ptr<ServerState> server_;
+  const bool refusing_;
+  std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> on_chunk_;
+  std::size_t body_reserved_ = 0;  // this session's share of the server's inflight_body_bytes
+  bool budget_refused_ = false;    // the current read stopped because the budget is spent
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
@@ -370,8 +474,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 };
 
 bool ServerState::call_handler(HttpRequest& request, HttpResponse& response) {
-  std::shared_lock lock(handler_mu);
-  if (handler_closed) return false;
+  if (closing.load()) return false;
+  {
+    // Checked again under the lock: stop() may have set `closing` since, and must then either
+    // see this handler counted or have this handler see `closing`.
+    std::lock_guard lock(handler_mu);
+    if (closing.load()) return false;
+    ++handlers_running;
+  }
+  struct CountOut {
+    ServerState& s;
+    ~CountOut() {
+      std::lock_guard lock(s.handler_mu);
+      if (--s.handlers_running == 0) s.handlers_idle.notify_all();
+    }
+  } count_out{*this};
   try {
     response = handler(request);
   } catch (const std::exception& e) {
@@ -382,6 +499,22 @@ bool ServerState::call_handler(HttpRequest& request, HttpResponse& response) {
     response = HttpResponse{500, {{"Content-Type", "text/plain; charset=utf-8"}}, "internal error\n"};
   }
   return true;
+}
+
+bool ServerState::reserve_body_bytes(std::size_t n) {
+  const std::size_t limit = options.max_inflight_body_bytes;
+  std::size_t current = inflight_body_bytes.load();
+  do {
+    if (n > limit || current > limit - n) return false;
+  } while (!inflight_body_bytes.compare_exchange_weak(current, current + n));
+  return true;
+}
+
+void ServerState::close_acceptor() {
+  if (acceptor_closed.exchange(true)) return;
+  beast::error_code ec;
+  acceptor.close(ec);
+  retry_timer.cancel();
 }
 
 void ServerState::do_accept() {
@@ -401,7 +534,20 @@ void ServerState::on_accept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   try {
-    auto session = std::make_shared<HttpSession>(std::move(socket), shared_from_this());
+    // Only this strand adds sessions, so the count cannot overshoot between check and add.
+    const bool refuse = connections.load() >= options.max_connections;
+    if (refuse) {
+      const auto refused = refused_connections.fetch_add(1) + 1;
+      log_warn("http_server/max_connections/" + bound_text,
+               "refusing connections on " + bound_text + ": " + std::to_string(options.max_connections) +
+                   " open connections (max_connections); " + std::to_string(refused) + " refused so far");
+      if (refusing.load() >= kMaxRefusingConnections) {
+        beast::error_code ignored;
+        socket.close(ignored);
+        return do_accept();
+      }
+    }
+    auto session = std::make_shared<HttpSession>(std::move(socket), shared_from_this(), refuse);
     bool run = false;
     {
       std::lock_guard lock(mu);
@@ -484,10 +630,12 @@ std::string HttpServer::start() {
 void HttpServer::stop() {
   if (!impl_) return;
   Impl& s = *impl_;
+  // No handler starts once `closing` is set; then wait for the running ones to return. Setting it
+  // first (not after taking a lock) is what keeps a steady stream of requests from delaying this.
+  s.closing.store(true);
   {
-    // Waits for running handlers to return; none starts afterwards.
     std::unique_lock lock(s.handler_mu);
-    s.handler_closed = true;
+    s.handlers_idle.wait(lock, [&s] { return s.handlers_running == 0; });
   }
   std::vector<std::shared_ptr<HttpSession>> live;
   bool was_started = false;
@@ -503,27 +651,50 @@ void HttpServer::stop() {
   }
   if (was_started) {
     // The port must be free when stop() returns (a reload binds it again at once), so the close
-    // runs on the acceptor's strand and stop() waits for it. If the io_context is not running,
-    // nothing else touches the acceptor and it is closed here after the wait.
-    auto close = [self = impl_] {
-      beast::error_code ec;
-      self->acceptor.close(ec);
-      self->retry_timer.cancel();
-    };
-    // stop() runs on the control thread, never on the acceptor's strand.
+    // runs on the acceptor's strand (the acceptor is not thread-safe: on_accept uses it there) and
+    // stop() waits for it. stop() runs on the control thread, never on that strand.
+    //
+    // While the io_context runs, the posted close is certain to run, so stop() waits for it as
+    // long as it takes (a timed fallback could close the acceptor from here while the strand
+    // uses it, or close it twice). Only once the io_context is stopped, when no thread will run
+    // the posted close, does stop() close the acceptor itself; if the io_context is restarted
+    // later, the posted close finds it closed (close_acceptor runs once) and does nothing.
+    // (This relies on io_context::stop() coming from the control thread too, as it does in the
+    // agent after its io threads are joined, so no accept handler is still running then.)
+    // An io_context that is neither running nor stopped would make this wait forever; the agent
+    // never does that (components stop before the io threads), and a warning says so if it happens.
     auto done = std::make_shared<std::promise<void>>();
     auto closed = done->get_future();
-    net::post(s.acceptor.get_executor(), [close, done] {
-      close();
+    net::post(s.acceptor.get_executor(), [self = impl_, done] {
+      self->close_acceptor();
       done->set_value();
     });
-    if (closed.wait_for(std::chrono::seconds(2)) != std::future_status::ready) close();
+    const auto since = std::chrono::steady_clock::now();
+    while (closed.wait_for(kStopPollInterval) != std::future_status::ready) {
+      if (s.io.stopped()) {
+        s.close_acceptor();
+        break;
+      }
+      if (std::chrono::steady_clock::now() - since >= kStopWarnAfter) {
+        log_warn("http_server/stop/" + s.bound_text,
+                 "stopping " + s.bound_text + ": still waiting for the io_context to close the listener");
+      }
+    }
   }
   for (auto& session : live) session->close_async();
 }
 
 std::uint16_t HttpServer::port() const {
   return impl_->bound_port.load();
+}
+
+HttpServerStats HttpServer::stats() const {
+  HttpServerStats st;
+  st.connections = impl_->connections.load();
+  st.inflight_body_bytes = impl_->inflight_body_bytes.load();
+  st.refused_connections = impl_->refused_connections.load();
+  st.refused_requests = impl_->refused_requests.load();
+  return st;
 }
 
 }  // namespace vigil::runtime

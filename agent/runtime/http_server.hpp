@@ -1,10 +1,11 @@
 #pragma once
 // A small HTTP/1.1 server on the agent's io_context (Boost.Beast), shared by the components that
-// serve HTTP (otlp receiver, health_check). Keep-alive, bounded header and body sizes, idle
-// timeouts, graceful stop.
+// serve HTTP (otlp receiver, health_check). Keep-alive, bounded header and body sizes, bounded
+// connections and request bytes in flight, idle timeouts, graceful stop.
 //
 // Thread-safety: the handler runs on io_context worker threads, possibly concurrently for
-// different connections; it must be thread-safe. start/stop from the control thread.
+// different connections; it must be thread-safe. start/stop from the control thread (never from
+// a handler: stop() waits for running handlers). stats() from any thread.
 
 #include <chrono>
 #include <cstdint>
@@ -42,6 +43,24 @@ struct HttpServerOptions {
   std::size_t max_header_bytes = 64 * 1024;
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds read_timeout{30};
+  // Open connections served at once. Past it a new connection is answered 503 with
+  // "Retry-After: 1" and closed.
+  std::size_t max_connections = 1000;
+  // Request body bytes held at once, summed over all connections (Beast reserves a body's whole
+  // Content-Length as soon as its headers are in). A request that would push the total past it is
+  // answered 503 with "Retry-After: 1" before its body is read, and the connection is closed;
+  // chunked bodies count chunk by chunk as they arrive. A request's bytes are released once its
+  // handler has returned. A body larger than this on its own can never fit: 413, as over
+  // max_body_bytes.
+  std::size_t max_inflight_body_bytes = 64 * 1024 * 1024;
+};
+
+// Counters for tests and self-observation; each value is read on its own (not a snapshot).
+struct HttpServerStats {
+  std::size_t connections = 0;            // connections being served (refused ones excluded)
+  std::size_t inflight_body_bytes = 0;    // body bytes reserved by requests in progress
+  std::uint64_t refused_connections = 0;  // over max_connections
+  std::uint64_t refused_requests = 0;     // over max_inflight_body_bytes
 };
 
 class HttpServer {
@@ -54,10 +73,13 @@ class HttpServer {
   // Binds and starts accepting. Returns an error message ("" on success): bad endpoint, address
   // in use, ...
   std::string start();
-  // Stops accepting and closes open connections.
+  // Stops accepting and closes open connections. Returns once no handler runs (none starts
+  // afterwards) and the listening port is closed. It waits for the io_context to run the close of
+  // the listener, so the io_context must be running or stopped (not merely idle) when this is called.
   void stop();
   // The bound port (after start), useful when the endpoint asked for port 0.
   std::uint16_t port() const;
+  HttpServerStats stats() const;
 
  private:
   struct Impl;

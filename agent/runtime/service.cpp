@@ -114,7 +114,7 @@ void Service::request_reload() {
 bool Service::serve_metrics(const std::string& address, std::string& error) {
   if (metrics_server_ && metrics_server_->address == address) return true;
   metrics_server_.reset();
-  if (address.empty() || address == "none") return true;
+  if (address.empty()) return true;
   auto server = std::make_unique<MetricsServer>();
   server->address = address;
   server->process = std::make_shared<ProcessCollector>(telemetry_);
@@ -242,11 +242,11 @@ void Service::reload() {
   // The old graph stops taking data, flushes its processors, and hands its queued batches to
   // the exporters of the same ID in the new graph.
   graph_->hand_over(*next, component::Clock::now() + plan_->shutdown_timeout);
-  apply_service_settings(*plan);
-  if (!serve_metrics(plan->metrics_address, error)) telemetry::log(Level::kError, "service", error);
   host_->set_graph(next.get());
   auto status = next->start(*host_);
   if (!status.is_ok()) {
+    // A failed start leaves the new exporters' queues in place, so the previous config gets
+    // them back.
     telemetry::log(Level::kError, "service", "reload failed to start: " + status.message() +
                                                  "; going back to the previous config");
     auto previous = Graph::build(*plan_, telemetry_, error);
@@ -256,8 +256,15 @@ void Service::reload() {
       status = previous->start(*host_);
     }
     if (!previous || !status.is_ok()) {
-      telemetry::log(Level::kError, "service", "the previous config failed to start again; stopping");
-      graph_ = previous ? std::move(previous) : std::move(next);
+      telemetry::log(Level::kError, "service",
+                     "the previous config failed to start again (" +
+                         (previous ? status.message() : error) + "); stopping");
+      if (previous) {
+        graph_ = std::move(previous);
+      } else {
+        graph_ = std::move(next);
+        plan_ = std::move(plan);  // the graph points into its plan
+      }
       request_stop();
       return;
     }
@@ -267,6 +274,8 @@ void Service::reload() {
   }
   graph_ = std::move(next);
   plan_ = std::move(plan);
+  apply_service_settings(*plan_);
+  if (!serve_metrics(plan_->metrics_address, error)) telemetry::log(Level::kError, "service", error);
   host_->set_ready(true);
   telemetry::log(Level::kInfo, "service", "reloaded");
 }

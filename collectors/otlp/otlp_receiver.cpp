@@ -187,6 +187,9 @@ OtlpReceiverOptions read_otlp_receiver_options(const config::Settings& settings)
     http.traces_url_path = settings.get_string("protocols.http.traces_url_path");
     http.metrics_url_path = settings.get_string("protocols.http.metrics_url_path");
     http.logs_url_path = settings.get_string("protocols.http.logs_url_path");
+    http.max_concurrent_connections =
+        static_cast<std::size_t>(settings.get_int("protocols.http.max_concurrent_connections"));
+    http.max_inflight_bytes = static_cast<std::size_t>(settings.get_int("protocols.http.max_inflight_bytes"));
     o.http = std::move(http);
   }
   return o;
@@ -212,6 +215,8 @@ component::Status OtlpReceiver::start(component::Host& host) {
   // Compressed bodies are never (meaningfully) larger than what they decompress to, so the same
   // bound applies on the wire; the decompressed size is checked again while inflating.
   server_options.max_body_bytes = options_.http->max_request_body_size;
+  server_options.max_connections = options_.http->max_concurrent_connections;
+  server_options.max_inflight_body_bytes = options_.http->max_inflight_bytes;
   http_server_ = std::make_unique<runtime::HttpServer>(host.io_context(), std::move(server_options),
                                                        [this](HttpRequest& r) { return handle_http(r); });
   if (std::string err = http_server_->start(); !err.empty()) {
@@ -341,6 +346,15 @@ component::Factory otlp_receiver_factory() {
                       opt_string("traces_url_path", "/v1/traces", "URL path for traces."),
                       opt_string("metrics_url_path", "/v1/metrics", "URL path for metrics."),
                       opt_string("logs_url_path", "/v1/logs", "URL path for logs."),
+                      opt_int("max_concurrent_connections", 1000,
+                              "Vigil-specific: connections served at once; past it a new connection gets "
+                              "503 with Retry-After and is closed.",
+                              1),
+                      opt_int("max_inflight_bytes", 64 * 1024 * 1024,
+                              "Vigil-specific: request body bytes (as received) held at once across "
+                              "connections; a request that would pass it gets 503 with Retry-After before "
+                              "its body is read.",
+                              1),
                   }),
               opt_object("grpc", "OTLP/gRPC server (not supported yet).",
                          {

@@ -28,6 +28,10 @@ struct OtlpHttpOptions {
   std::string traces_url_path = "/v1/traces";
   std::string metrics_url_path = "/v1/metrics";
   std::string logs_url_path = "/v1/logs";
+  // Vigil-specific bounds (the Collector has no such options): connections served at once, and
+  // request body bytes held at once across connections (503 with Retry-After above either).
+  std::size_t max_concurrent_connections = 1000;
+  std::size_t max_inflight_bytes = 64 * 1024 * 1024;
 };
 
 struct OtlpReceiverOptions {

@@ -12,9 +12,12 @@
 #include <map>
 #include <vector>
 
+#include <prometheus/counter.h>
+
 #include "agent/otlp/json_encoder.hpp"
 #include "agent/otlp/proto_encoder.hpp"
 #include "agent/telemetry/log.hpp"
+#include "agent/telemetry/telemetry.hpp"
 
 namespace vigil::exporters {
 
@@ -44,6 +47,22 @@ int write_all(int fd, const char* data, std::size_t size) {
     size -= static_cast<std::size_t>(n);
   }
   return 0;
+}
+
+// Errors a later attempt may not meet again (the disk gets room, the device recovers): the
+// caller may retry. Anything else (EFBIG, EBADF, EROFS, ...) is permanent.
+bool is_transient(int err) {
+  return err == ENOSPC || err == EDQUOT || err == EIO || err == EAGAIN || err == EINTR;
+}
+
+// The key writers are shared by: the absolute, normalised path (symlinks resolved where they
+// exist), so "out.json" and "./out.json" are one file.
+std::string writer_key(const std::string& path) {
+  std::error_code ec;
+  const fs::path abs = fs::absolute(path, ec);
+  if (ec) return path;
+  fs::path canonical = fs::weakly_canonical(abs, ec);
+  return ec ? abs.lexically_normal().string() : canonical.string();
 }
 
 bool is_backup_timestamp(std::string_view s) {
@@ -85,29 +104,44 @@ std::string file_backup_name(const std::string& path, std::chrono::system_clock:
   return name.string();
 }
 
-// One open file, shared by every sender of the same path.
+bool same_file_output(const FileExporterOptions& a, const FileExporterOptions& b) {
+  return a.format == b.format && a.rotation == b.rotation && a.flush_interval == b.flush_interval &&
+         (!a.rotation || (a.max_megabytes == b.max_megabytes && a.max_backups == b.max_backups));
+}
+
+// One open file, shared by the started senders of the same path.
+//
+// Invariants (under mu_): the file holds file_bytes_ bytes, all whole records; pending_ holds
+// whole records accepted (send returned OK) but not yet written, and the pending_items of the
+// attached sources add up to the items in it.
 class FileWriter {
  public:
   explicit FileWriter(FileExporterOptions options) : options_(std::move(options)) {}
   ~FileWriter() {
-    // The last user normally closed it; this only covers a sender destroyed without shutdown.
+    // The last sender normally closed it. A sender always detaches before it is destroyed, so
+    // any source still listed here would be dangling: do not charge it.
     std::unique_lock lock(mu_);
+    sources_.clear();
     close_locked(lock);
   }
 
+  const FileExporterOptions& options() const { return options_; }
+
+  // Opens the file and starts the flush thread. Called once, before any attach().
   Status open() {
     std::unique_lock lock(mu_);
-    if (users_++ > 0) return Status::ok();
     fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) {
       const int err = errno;
-      users_ = 0;
       std::string msg = "file exporter: cannot open \"" + options_.path + "\": " + errno_text(err);
       if (err == ENOENT) msg += " (the folder must exist)";
       return Status::permanent(std::move(msg));
     }
     struct stat st {};
-    file_bytes_ = ::fstat(fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    if (::fstat(fd_, &st) == 0) {
+      regular_ = S_ISREG(st.st_mode);
+      file_bytes_ = static_cast<std::uint64_t>(st.st_size);
+    }
     if (options_.flush_interval.count() > 0) {
       stopping_ = false;
       flusher_ = std::thread([this] { flush_loop(); });
@@ -115,16 +149,32 @@ class FileWriter {
     return Status::ok();
   }
 
-  void close() {
-    std::unique_lock lock(mu_);
-    if (users_ == 0) return;
-    if (--users_ > 0) return;
-    close_locked(lock);
+  void attach(FileWriterSource& source) {
+    std::lock_guard lock(mu_);
+    source.attached = true;
+    source.pending_items = 0;
+    sources_.push_back(&source);
   }
 
-  Status write(const model::Batch& batch) {
+  // Writes what is buffered (so that a loss is still charged to a sender that is attached) and
+  // detaches the source. Returns true when it was the last one: the file is then closed.
+  bool detach(FileWriterSource& source) {
     std::unique_lock lock(mu_);
-    if (fd_ < 0) return Status::permanent("file exporter: not started");
+    if (!source.attached) return false;
+    if (sources_.size() == 1) {
+      close_locked(lock);  // the final flush still counts its losses against `source`
+    } else {
+      write_out(pending_.size());
+    }
+    source.attached = false;
+    source.pending_items = 0;
+    sources_.erase(std::find(sources_.begin(), sources_.end(), &source));
+    return sources_.empty();
+  }
+
+  Status write(FileWriterSource& source, const model::Batch& batch) {
+    std::unique_lock lock(mu_);
+    if (fd_ < 0 || !source.attached) return Status::permanent("file exporter: not running");
     const std::size_t before = pending_.size();
     if (options_.format == FileExporterOptions::Format::kJson) {
       otlp::append_json(batch, pending_);
@@ -145,29 +195,78 @@ class FileWriter {
       const std::uint64_t max_bytes = static_cast<std::uint64_t>(options_.max_megabytes) << 20;
       if (file_bytes_ + before + record > max_bytes && file_bytes_ + before > 0) {
         // Earlier records finish the current file; this one starts the next.
-        if (int err = write_out(before); err != 0) return write_error(err);
+        if (int err = write_out(before); err != 0) {
+          pending_.clear();  // only this record was left: refused, so it must not be written later
+          return write_error(err);
+        }
         rotate_locked();
       }
     }
     if (options_.flush_interval.count() == 0 || pending_.size() >= kMaxPendingBytes) {
+      // On failure this record is gone from the buffer with the others: refused to the caller,
+      // who counts it; the others are counted by write_out.
       if (int err = write_out(pending_.size()); err != 0) return write_error(err);
+    } else {
+      source.pending_items += batch.item_count();
     }
     return Status::ok();
   }
 
  private:
-  // Writes the first n pending bytes to the file. On failure those bytes are dropped (they may
-  // be partly written), so one bad write does not repeat forever. Returns 0 or an errno value.
+  // Writes the first n pending bytes, which hold exactly the records counted in the sources'
+  // pending_items, and removes them from the buffer. On failure the file is cut back to its last
+  // good size (no partial record stays) and those records are counted as dropped, so one bad
+  // write does not repeat forever and nothing is lost silently. Returns 0 or an errno value.
   int write_out(std::size_t n) {
     if (n == 0) return 0;
-    int err = write_all(fd_, pending_.data(), n);
-    if (err == 0) file_bytes_ += n;
+    const int err = write_all(fd_, pending_.data(), n);
     pending_.erase(0, n);
+    if (err == 0) {
+      file_bytes_ += n;
+      for (FileWriterSource* s : sources_) s->pending_items = 0;
+      return 0;
+    }
+    cut_back_locked();
+    drop_pending_locked(err);
     return err;
   }
 
-  Status write_error(int err) {
-    return Status::retryable("file exporter: writing \"" + options_.path + "\" failed: " + errno_text(err));
+  // Removes whatever a failed write left after the last whole record. The file is assumed to be
+  // written by this agent only. Devices and pipes (/dev/stdout) cannot be cut back.
+  void cut_back_locked() {
+    if (!regular_) return;
+    while (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      struct stat st {};
+      if (::fstat(fd_, &st) == 0) file_bytes_ = static_cast<std::uint64_t>(st.st_size);
+      telemetry::log_limited(telemetry::Level::kError, "file-truncate:" + options_.path, kComponent,
+                             "cannot cut a partly written record out of \"" + options_.path +
+                                 "\": " + errno_text(err) + "; the file may hold a broken record");
+      return;
+    }
+  }
+
+  void drop_pending_locked(int err) {
+    std::string what;
+    for (FileWriterSource* s : sources_) {
+      if (s->pending_items == 0) continue;
+      s->write_failed->Increment(static_cast<double>(s->pending_items));
+      if (!what.empty()) what += ", ";
+      what += std::to_string(s->pending_items) + " " + std::string(model::signal_item_name(s->signal)) + " of " +
+              s->id;
+      s->pending_items = 0;
+    }
+    if (what.empty()) return;
+    telemetry::log_limited(telemetry::Level::kError, "file-write:" + options_.path, kComponent,
+                           "writing \"" + options_.path + "\" failed: " + errno_text(err) +
+                               "; dropped buffered " + what + " (write_failed)");
+  }
+
+  Status write_error(int err) const {
+    std::string msg = "file exporter: writing \"" + options_.path + "\" failed: " + errno_text(err) +
+                      "; nothing of this batch was written";
+    return is_transient(err) ? Status::retryable(std::move(msg)) : Status::permanent(std::move(msg));
   }
 
   void rotate_locked() {
@@ -228,12 +327,7 @@ class FileWriter {
     while (!stopping_) {
       cv_.wait_for(lock, options_.flush_interval, [this] { return stopping_; });
       if (stopping_) break;
-      const std::size_t n = pending_.size();
-      if (int err = write_out(n); err != 0) {
-        telemetry::log_limited(telemetry::Level::kError, "file-write:" + options_.path, kComponent,
-                               "writing \"" + options_.path + "\" failed: " + errno_text(err) + "; " +
-                                   std::to_string(n) + " bytes lost");
-      }
+      write_out(pending_.size());  // a failure is counted and logged there
     }
   }
 
@@ -247,13 +341,11 @@ class FileWriter {
       lock.lock();
     }
     if (fd_ < 0) return;
-    const std::size_t n = pending_.size();
-    if (int err = write_out(n); err != 0) {
+    write_out(pending_.size());
+    if (::fsync(fd_) != 0 && regular_) {
       telemetry::log(telemetry::Level::kError, kComponent,
-                     "writing \"" + options_.path + "\" at shutdown failed: " + errno_text(err) + "; " +
-                         std::to_string(n) + " bytes lost");
+                     "fsync of \"" + options_.path + "\" at shutdown failed: " + errno_text(errno));
     }
-    ::fsync(fd_);
     ::close(fd_);
     fd_ = -1;
   }
@@ -262,57 +354,80 @@ class FileWriter {
   std::mutex mu_;
   std::condition_variable cv_;
   int fd_ = -1;
-  int users_ = 0;
+  bool regular_ = false;  // a regular file (can be cut back after a failed write)
   bool stopping_ = false;
   std::uint64_t file_bytes_ = 0;  // bytes in the file (not counting pending_)
   std::string pending_;
+  std::vector<FileWriterSource*> sources_;  // attached senders
   std::thread flusher_;
 };
 
 namespace {
 
-// Writers by path, so the senders of one exporter (and of an old and a new config during a
-// reload) share one file. Entries expire with their last sender.
-std::shared_ptr<FileWriter> writer_for(const FileExporterOptions& options) {
-  static std::mutex mu;
-  static std::map<std::string, std::weak_ptr<FileWriter>> writers;
-  std::lock_guard lock(mu);
-  for (auto it = writers.begin(); it != writers.end();) {
-    if (it->second.expired())
-      it = writers.erase(it);
-    else
-      ++it;
-  }
-  std::weak_ptr<FileWriter>& slot = writers[options.path];
-  if (auto w = slot.lock()) return w;
-  auto w = std::make_shared<FileWriter>(options);
-  slot = w;
-  return w;
+// Running writers by path (writer_key). An entry lives from the first sender's start() to the
+// last sender's shutdown(); start() and shutdown() hold the mutex while they attach or detach.
+struct WriterRegistry {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<FileWriter>> writers;
+};
+
+WriterRegistry& writer_registry() {
+  static WriterRegistry registry;
+  return registry;
 }
 
 }  // namespace
 
-FileExporter::FileExporter(const FileExporterOptions& options) : writer_(writer_for(options)) {}
+FileExporter::FileExporter(const FileExporterOptions& options, std::string id, model::Signal signal,
+                           telemetry::Telemetry& telemetry)
+    : options_(options) {
+  source_.write_failed = &telemetry.exporter(id, signal).send_failed("write_failed");
+  source_.id = std::move(id);
+  source_.signal = signal;
+}
 
 FileExporter::~FileExporter() {
-  if (started_) writer_->close();
+  shutdown({});
 }
 
 Status FileExporter::start(component::Host&) {
   if (started_) return Status::ok();
-  Status s = writer_->open();
-  started_ = s.is_ok();
-  return s;
+  WriterRegistry& registry = writer_registry();
+  std::lock_guard lock(registry.mu);
+  const std::string key = writer_key(options_.path);
+  auto it = registry.writers.find(key);
+  if (it != registry.writers.end()) {
+    if (!same_file_output(it->second->options(), options_)) {
+      return Status::permanent("file exporter " + source_.id + ": path \"" + options_.path +
+                               "\" is already written by another file exporter with different options "
+                               "(format, rotation and flush_interval must match)");
+    }
+    writer_ = it->second;
+  } else {
+    auto writer = std::make_shared<FileWriter>(options_);
+    if (Status s = writer->open(); !s.is_ok()) return s;
+    registry.writers.emplace(key, writer);
+    writer_ = std::move(writer);
+  }
+  writer_->attach(source_);
+  started_ = true;
+  return Status::ok();
 }
 
 void FileExporter::shutdown(component::Deadline) {
   if (!started_) return;
   started_ = false;
-  writer_->close();
+  WriterRegistry& registry = writer_registry();
+  std::lock_guard lock(registry.mu);
+  if (writer_->detach(source_)) {
+    auto it = registry.writers.find(writer_key(options_.path));
+    if (it != registry.writers.end() && it->second == writer_) registry.writers.erase(it);
+  }
 }
 
 Status FileExporter::send(const model::Batch& batch) {
-  return writer_->write(batch);
+  if (!writer_) return Status::permanent("file exporter: not started");
+  return writer_->write(source_, batch);
 }
 
 FileExporterOptions read_file_exporter_options(const config::Settings& settings) {
@@ -358,8 +473,8 @@ component::Factory file_exporter_factory() {
     }
   };
   f.create_exporter = [](const component::CreateSettings& cs,
-                         model::Signal) -> std::unique_ptr<component::Sender> {
-    return std::make_unique<FileExporter>(read_file_exporter_options(cs.settings));
+                         model::Signal signal) -> std::unique_ptr<component::Sender> {
+    return std::make_unique<FileExporter>(read_file_exporter_options(cs.settings), cs.id, signal, cs.telemetry);
   };
   return f;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Fakes shared by the runtime tests: a Host with a running io_context, a scriptable Sender, a
-// recording Consumer, and log batches whose records carry a sequence number (time_unix_nano).
+// recording Consumer, log batches whose records carry a sequence number (time_unix_nano), and
+// thread creation failures on demand (FailThreadCreation).
 
 #include <atomic>
 #include <chrono>
@@ -11,6 +12,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+#include <cerrno>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -191,6 +197,46 @@ inline std::vector<std::uint64_t> iota_ids(std::uint64_t n, std::uint64_t first 
   for (std::uint64_t i = 0; i < n; ++i) v.push_back(first + i);
   return v;
 }
+
+// Thread creation failure on demand, as at a container's pid limit (pids.max), where
+// std::thread throws std::system_error (EAGAIN). The tests run as root, which RLIMIT_NPROC does
+// not limit, so a test executable that needs this routes pthread_create through
+// failing_pthread_create by defining, in exactly one of its files:
+//   extern "C" int pthread_create(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) noexcept {
+//     return vigil::testing::failing_pthread_create(t, a, f, arg);
+//   }
+// (the executable's definition takes precedence over libc's, and over TSan's interceptor,
+// which the real call below still goes through).
+inline std::atomic<int> thread_creations_allowed{-1};  // -1: no failures injected
+inline std::atomic<int> thread_creations_failed{0};
+
+inline int failing_pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
+                                  void* arg) noexcept {
+  using Real = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  static const Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "pthread_create"));
+  int allowed = thread_creations_allowed.load();
+  while (allowed >= 0) {
+    if (allowed == 0) {
+      ++thread_creations_failed;
+      return EAGAIN;
+    }
+    if (thread_creations_allowed.compare_exchange_weak(allowed, allowed - 1)) break;
+  }
+  return real(thread, attr, start, arg);
+}
+
+// While alive: the next `allowed` thread creations succeed, every later one fails.
+class FailThreadCreation {
+ public:
+  explicit FailThreadCreation(int allowed = 0) {
+    thread_creations_failed = 0;
+    thread_creations_allowed = allowed;
+  }
+  ~FailThreadCreation() { thread_creations_allowed = -1; }
+  FailThreadCreation(const FailThreadCreation&) = delete;
+  FailThreadCreation& operator=(const FailThreadCreation&) = delete;
+  int failed() const { return thread_creations_failed.load(); }
+};
 
 }  // namespace vigil::testing::runtime_fakes
 

@@ -1,6 +1,8 @@
 #include "agent/processors/batch/batch_processor.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <string>
 #include <utility>
 
 #include "agent/telemetry/log.hpp"
@@ -39,7 +41,15 @@ BatchProcessor::~BatchProcessor() { shutdown(component::Clock::now()); }
 Status BatchProcessor::start(component::Host&) {
   std::lock_guard lock(mu_);
   if (stopped_ || timer_.joinable() || settings_.timeout.count() <= 0) return Status::ok();
-  timer_ = std::thread([this] { timer_loop(); });
+  try {
+    timer_ = std::thread([this] { timer_loop(); });
+  } catch (const std::exception& e) {
+    // std::system_error at the pid limit (pids.max in a container). Nothing else was started:
+    // timer_ stays empty, and the graph tears the pipeline down on this error.
+    const std::string message = std::string("cannot start thread: ") + e.what();
+    telemetry::log(telemetry::Level::kError, id_, message);
+    return Status::permanent(message);
+  }
   return Status::ok();
 }
 
@@ -78,24 +88,26 @@ Status BatchProcessor::consume(Batch&& batch) {
   if (items == 0) return Status::ok();  // nothing to send, nothing lost
   std::vector<Batch> due;  // allocates only when something is due
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (stopped_) {
-      // After shutdown there is no timer: pass the data straight on rather than hold it.
-      due.push_back(std::move(batch));
+      // After shutdown there is no timer: pass the data straight on rather than hold it. The
+      // processor never owned it, so the caller gets the next consumer's answer (and counts a
+      // refusal itself) instead of an Ok for data that was dropped.
+      lock.unlock();
+      return next_.consume(std::move(batch));
+    }
+    const bool was_empty = pending_items_ == 0;
+    if (was_empty) {
+      pending_.emplace(std::move(batch));
     } else {
-      const bool was_empty = pending_items_ == 0;
-      if (was_empty) {
-        pending_.emplace(std::move(batch));
-      } else {
-        pending_->append(std::move(batch));
-      }
-      pending_items_ += items;
-      take_due(due, false);
-      if (pending_items_ > 0 && (was_empty || !due.empty())) {
-        // The timeout counts from the first item of what is pending now.
-        flush_at_ = component::Clock::now() + settings_.timeout;
-        timer_cv_.notify_one();
-      }
+      pending_->append(std::move(batch));
+    }
+    pending_items_ += items;
+    take_due(due, false);
+    if (pending_items_ > 0 && (was_empty || !due.empty())) {
+      // The timeout counts from the first item of what is pending now.
+      flush_at_ = component::Clock::now() + settings_.timeout;
+      timer_cv_.notify_one();
     }
   }
   // Outside the lock: the next consumer may take its time, others keep batching meanwhile.

@@ -4,7 +4,9 @@
 // never larger than `send_batch_max_size` (when set).
 //
 // Ownership: consume() takes the batch and answers Ok once it is buffered; from then on the data
-// is the processor's, so a refusal by the next consumer is a counted, logged drop.
+// is the processor's, so a refusal by the next consumer is a counted, logged drop. After
+// shutdown() nothing is buffered: consume() passes the batch on and returns the next consumer's
+// answer.
 // Thread-safety: consume() from any number of threads; start/shutdown from the control thread.
 // The timeout flush runs on the processor's own thread (see batch_processor.cpp for why).
 
@@ -38,8 +40,11 @@ class BatchProcessor : public component::Processor {
                  BatchSettings settings, telemetry::Telemetry& telemetry);
   ~BatchProcessor() override;
 
+  // Starts the timer thread; "cannot start thread: ..." (permanent) when it cannot be created.
   component::Status start(component::Host& host) override;
   // Sends everything pending (synchronously, in the calling thread) and stops the timer thread.
+  // The deadline is not enforced here: the send may wait on the next consumer (an exporter with
+  // block_on_overflow), which the graph releases with ExporterHelper::begin_drain() first.
   void shutdown(component::Deadline deadline) override;
   component::Status consume(model::Batch&& batch) override;
   bool mutates_data() const override { return false; }

@@ -3,7 +3,12 @@
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -79,16 +84,76 @@ struct Made {
   std::unique_ptr<component::Sender> sender;
 };
 
-std::unique_ptr<Made> make(config::Value node, model::Signal signal = model::Signal::kLogs) {
+std::unique_ptr<Made> make(config::Value node, model::Signal signal = model::Signal::kLogs,
+                           const std::string& id = "file") {
   auto m = std::make_unique<Made>();
   m->node = std::move(node);
   config::Errors errors;
-  config::validate(m->factory.schema, &m->node, {}, "file", errors);
+  config::validate(m->factory.schema, &m->node, {}, id, errors);
   for (const auto& e : errors) FAIL_CHECK(e.message);
   config::Settings settings(&m->factory.schema, &m->node, {});
-  component::CreateSettings cs{"file", settings, m->tel, ""};
+  component::CreateSettings cs{id, settings, m->tel, ""};
   m->sender = m->factory.create_exporter(cs, signal);
   return m;
+}
+
+// vigil_exporter_send_failed_<items>_total{exporter=id,reason="write_failed"}.
+double write_failed(Made& m, model::Signal signal = model::Signal::kLogs, const std::string& id = "file") {
+  return m.tel.exporter(id, signal).send_failed("write_failed").Value();
+}
+
+// A log batch of one record carrying `pad_bytes` of attribute data.
+model::Batch padded_logs(std::size_t pad_bytes, std::uint64_t first = 0) {
+  model::Batch b = mt::make_logs({{1}}, first);
+  model::LogRecord& r = b.resource_logs()[0].scope_logs[0].log_records[0];
+  const std::string pad(pad_bytes, 'x');
+  r.attributes.push_back(b.arena(), {b.arena().copy("pad"), model::AnyValue::string(b.arena().copy(pad))});
+  return b;
+}
+
+// Lowers the process's file size limit (RLIMIT_FSIZE) for the scope, so that writes to a real
+// file stop part way like on a full disk: a short write, then EFBIG (SIGXFSZ is ignored).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_) == 0);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit r = old_;
+    r.rlim_cur = r.rlim_max == RLIM_INFINITY ? bytes : std::min(bytes, r.rlim_max);
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &r) == 0);
+  }
+  ~FileSizeLimit() { lift(); }
+  void lift() {
+    if (lifted_) return;
+    lifted_ = true;
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int) = SIG_DFL;
+  bool lifted_ = false;
+};
+
+// Splits length-prefixed proto records; fails the test on a broken frame.
+std::vector<opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest> proto_records(
+    const std::string& data, std::size_t pos = 0) {
+  std::vector<opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest> requests;
+  while (pos < data.size()) {
+    REQUIRE(pos + 4 <= data.size());
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data() + pos);
+    const std::size_t len =
+        (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3];
+    pos += 4;
+    REQUIRE(pos + len <= data.size());
+    requests.emplace_back();
+    REQUIRE(requests.back().ParseFromArray(data.data() + pos, static_cast<int>(len)));
+    pos += len;
+  }
+  return requests;
 }
 
 }  // namespace
@@ -329,4 +394,192 @@ TEST_CASE("file exporter: backup names") {
   CHECK(exporters::file_backup_name("/var/log/out.json", t) == "/var/log/out-2023-11-14T22-13-20.123.json");
   CHECK(exporters::file_backup_name("data", t) == "data-2023-11-14T22-13-20.123");
   CHECK(exporters::file_backup_name("dir/a.b.pb", t) == "dir/a.b-2023-11-14T22-13-20.123.pb");
+}
+
+TEST_CASE("file exporter: a failed background flush counts the buffered items as dropped") {
+  if (!fs::exists("/dev/full")) {
+    MESSAGE("no /dev/full; skipped");
+    return;
+  }
+  exporters::testing::UnusedHost host;
+  {
+    // Accepted (send is OK), then lost when the timer's write fails: counted, not silent.
+    auto m = make(map({{"path", scalar("/dev/full")}, {"flush_interval", scalar("10ms")}}));
+    REQUIRE(m->sender->start(host).is_ok());
+    CHECK(m->sender->send(mt::make_logs({{2}})).is_ok());
+    CHECK(m->sender->send(mt::make_logs({{1, 3}})).is_ok());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (write_failed(*m) < 6 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(write_failed(*m) == 6);
+    m->sender->shutdown({});
+    CHECK(write_failed(*m) == 6);  // nothing counted twice
+  }
+  {
+    // Lost in the final flush at shutdown: counted too.
+    auto m = make(map({{"path", scalar("/dev/full")}, {"flush_interval", scalar("1h")}}),
+                  model::Signal::kLogs, "file/shutdown");
+    REQUIRE(m->sender->start(host).is_ok());
+    CHECK(m->sender->send(mt::make_logs({{4}})).is_ok());
+    CHECK(write_failed(*m, model::Signal::kLogs, "file/shutdown") == 0);
+    m->sender->shutdown({});
+    CHECK(write_failed(*m, model::Signal::kLogs, "file/shutdown") == 4);
+  }
+  {
+    // flush_interval 0: the send itself fails (retryable: the disk may free up); its own items
+    // are the caller's to count, not write_failed's.
+    auto m = make(map({{"path", scalar("/dev/full")}, {"flush_interval", scalar("0")}}),
+                  model::Signal::kLogs, "file/sync");
+    REQUIRE(m->sender->start(host).is_ok());
+    component::Status s = m->sender->send(mt::make_logs({{3}}));
+    CHECK(s.is_retryable());
+    CHECK(s.message().find("/dev/full") != std::string::npos);
+    m->sender->shutdown({});
+    CHECK(write_failed(*m, model::Signal::kLogs, "file/sync") == 0);
+  }
+}
+
+TEST_CASE("file exporter: a failed write leaves no partial record (proto framing stays intact)") {
+  TempDir dir;
+  const fs::path path = dir.path / "out.pb";
+  auto m = make(map({{"path", scalar(path.string())}, {"format", scalar("proto")}, {"flush_interval", scalar("0")}}));
+  exporters::testing::UnusedHost host;
+  REQUIRE(m->sender->start(host).is_ok());
+  REQUIRE(m->sender->send(mt::make_logs({{1}}, 0)).is_ok());
+  const auto good_size = fs::file_size(path);
+  {
+    FileSizeLimit limit(good_size + 10);  // room for the length prefix and a few bytes only
+    CHECK_FALSE(m->sender->send(mt::make_logs({{50}}, 100)).is_ok());
+    CHECK(fs::file_size(path) == good_size);
+  }
+  REQUIRE(m->sender->send(mt::make_logs({{2}}, 200)).is_ok());
+  m->sender->shutdown({});
+  CHECK(write_failed(*m) == 0);  // the failed batch was its caller's, nothing buffered was lost
+
+  auto requests = proto_records(read_file(path));
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].resource_logs(0).scope_logs(0).log_records_size() == 1);
+  CHECK(requests[1].resource_logs(0).scope_logs(0).log_records_size() == 2);
+  CHECK(requests[1].resource_logs(0).scope_logs(0).log_records(0).body().string_value() == "rec-200");
+}
+
+TEST_CASE("file exporter: a send whose write fails counts the earlier buffered records it lost") {
+  TempDir dir;
+  const fs::path path = dir.path / "buffered.json";
+  auto m = make(map({{"path", scalar(path.string())}, {"flush_interval", scalar("1h")}}));
+  exporters::testing::UnusedHost host;
+  REQUIRE(m->sender->start(host).is_ok());
+  for (int i = 0; i < 4; ++i) REQUIRE(m->sender->send(mt::make_logs({{2}})).is_ok());  // 8 records buffered
+  CHECK(read_file(path).empty());
+  {
+    FileSizeLimit limit(1000);
+    // More than 1 MiB: written at once, together with the 4 buffered batches; the write fails.
+    CHECK_FALSE(m->sender->send(padded_logs((1u << 20) + 1000)).is_ok());
+    CHECK(fs::file_size(path) == 0);  // no partial record left behind
+  }
+  CHECK(write_failed(*m) == 8);  // the other sends' records; the failing send's own is its caller's
+  REQUIRE(m->sender->send(mt::make_logs({{1}}, 50)).is_ok());
+  m->sender->shutdown({});
+  CHECK(write_failed(*m) == 8);
+  auto lines = lines_of(read_file(path));
+  REQUIRE(lines.size() == 1);
+  simdjson::dom::parser parser;
+  CHECK(json_log_records(parser, lines[0]) == 1);
+}
+
+TEST_CASE("file exporter: a failed write before rotation neither keeps nor repeats the refused record") {
+  TempDir dir;
+  const fs::path path = dir.path / "rot.json";
+  auto m = make(map({{"path", scalar(path.string())},
+                     {"flush_interval", scalar("1h")},
+                     {"rotation", map({{"max_megabytes", scalar("1")}})}}));
+  exporters::testing::UnusedHost host;
+  REQUIRE(m->sender->start(host).is_ok());
+  for (int i = 0; i < 3; ++i) REQUIRE(m->sender->send(padded_logs(300 * 1024, i)).is_ok());  // ~900 KB buffered
+  {
+    FileSizeLimit limit(100 * 1024);
+    // The 4th would pass 1 MiB: the 3 buffered ones are written first to finish the file; that fails.
+    CHECK_FALSE(m->sender->send(padded_logs(300 * 1024, 3)).is_ok());
+    CHECK(fs::file_size(path) == 0);
+  }
+  CHECK(write_failed(*m) == 3);
+  REQUIRE(m->sender->send(padded_logs(10, 4)).is_ok());
+  m->sender->shutdown({});
+  CHECK(write_failed(*m) == 3);
+
+  // Only the record sent afterwards is in the file: the refused one was not written later.
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(dir.path)) {
+    (void)e;
+    ++files;
+  }
+  CHECK(files == 1);
+  auto lines = lines_of(read_file(path));
+  REQUIRE(lines.size() == 1);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  REQUIRE(parser.parse(lines[0]).get(root) == simdjson::SUCCESS);
+  std::string_view body;
+  REQUIRE(root.at_pointer("/resourceLogs/0/scopeLogs/0/logRecords/0/body/stringValue").get(body) ==
+          simdjson::SUCCESS);
+  CHECK(body == "rec-4");
+}
+
+TEST_CASE("file exporter: a reload with new options for the same path uses the new options") {
+  TempDir dir;
+  const fs::path path = dir.path / "reload.out";
+  exporters::testing::UnusedHost host;
+  // The old config's sender is shut down (not yet destroyed) before the new one starts.
+  auto old_config = make(map({{"path", scalar(path.string())}, {"flush_interval", scalar("0")}}));
+  REQUIRE(old_config->sender->start(host).is_ok());
+  REQUIRE(old_config->sender->send(mt::make_logs({{1}}, 0)).is_ok());
+  old_config->sender->shutdown({});
+
+  auto new_config = make(
+      map({{"path", scalar(path.string())}, {"format", scalar("proto")}, {"flush_interval", scalar("0")}}));
+  REQUIRE(new_config->sender->start(host).is_ok());
+  REQUIRE(new_config->sender->send(mt::make_logs({{3}}, 10)).is_ok());
+  CHECK(old_config->sender->send(mt::make_logs({{1}})).is_permanent());  // shut down for good
+  new_config->sender->shutdown({});
+
+  const std::string data = read_file(path);
+  const std::size_t eol = data.find('\n');
+  REQUIRE(eol != std::string::npos);
+  simdjson::dom::parser parser;
+  CHECK(json_log_records(parser, data.substr(0, eol)) == 1);
+  auto requests = proto_records(data, eol + 1);
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].resource_logs(0).scope_logs(0).log_records_size() == 3);
+}
+
+TEST_CASE("file exporter: two exporters on one path must have the same options") {
+  TempDir dir;
+  const fs::path path = dir.path / "shared.json";
+  exporters::testing::UnusedHost host;
+  auto a = make(map({{"path", scalar(path.string())}, {"flush_interval", scalar("0")}}), model::Signal::kLogs,
+                "file/a");
+  auto b = make(map({{"path", scalar(path.string())}, {"flush_interval", scalar("5s")}}), model::Signal::kLogs,
+                "file/b");
+  // Same options, spelt differently (./ and a default made explicit): shares the file.
+  auto c = make(map({{"path", scalar((dir.path / "." / "shared.json").string())},
+                     {"format", scalar("json")},
+                     {"flush_interval", scalar("0s")}}),
+                model::Signal::kTraces, "file/c");
+  REQUIRE(a->sender->start(host).is_ok());
+  component::Status s = b->sender->start(host);
+  CHECK(s.is_permanent());
+  CHECK(s.message().find("file/b") != std::string::npos);
+  CHECK(s.message().find(path.string()) != std::string::npos);
+  CHECK(s.message().find("different options") != std::string::npos);
+  b->sender->shutdown({});  // safe after the failed start
+  REQUIRE(c->sender->start(host).is_ok());
+  CHECK(a->sender->send(mt::make_logs({{1}})).is_ok());
+  CHECK(c->sender->send(mt::full_traces()).is_ok());
+  CHECK(lines_of(read_file(path)).size() == 2);
+  a->sender->shutdown({});
+  c->sender->shutdown({});
+  // Once nobody writes the path, other options are fine.
+  REQUIRE(b->sender->start(host).is_ok());
+  b->sender->shutdown({});
 }

@@ -155,6 +155,17 @@ TEST_CASE("parse_yaml: empty document, anchors, several documents") {
   CHECK(first.find("b") == nullptr);
 }
 
+TEST_CASE("parse_yaml: input that stalls yaml-cpp 0.7's parser is an error, not an endless loop") {
+  // Found by tests/fuzz/fuzz_config: YAML::LoadAll never returned on these (and ate all memory).
+  for (const char* text : {"!,)\n", ",\n", "--- !x\n,\n"}) {
+    Errors errors;
+    CHECK(parse(text, errors).is_null());
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message == "invalid YAML: unexpected token");
+    CHECK(errors[0].location.line >= 1);
+  }
+}
+
 TEST_CASE("parse_yaml rejects duplicate keys, top level and nested") {
   Errors errors;
   parse("a: 1\nb: 2\na: 3\n", errors);

@@ -327,3 +327,28 @@ TEST_CASE("json: doubles and 64-bit integers") {
   CHECK(str(root, p + "/9/value/bytesValue") == "Zm9v");
   CHECK(str(root, p + "/10/value/stringValue") == "");
 }
+
+TEST_CASE("OTLP/JSON writes large whole doubles with an exponent, readable by 64-bit integer parsers") {
+  using namespace vigil;
+  model::Batch b(model::Signal::kMetrics);
+  auto& arena = b.arena();
+  auto& m = b.resource_metrics().emplace_back(arena).scope_metrics.emplace_back(arena).metrics.emplace_back(arena);
+  m.name = "big";
+  m.type = model::MetricType::kGauge;
+  for (double v : {-2.7670116110564327e19, 1e300, 123.0, 0.5}) {
+    auto& p = m.number_points.emplace_back(arena);
+    p.as_double = v;
+  }
+  std::string out;
+  otlp::encode_json(b, out);
+  INFO(out);
+  CHECK(out.find("-2.7670116110564327e+19") != std::string::npos);
+  CHECK(out.find("1e+300") != std::string::npos);
+  CHECK(out.find("\"asDouble\":123") != std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE_FALSE(parser.parse(out).get(doc));
+  double first = 0;
+  REQUIRE_FALSE(doc["resourceMetrics"].at(0)["scopeMetrics"].at(0)["metrics"].at(0)["gauge"]["dataPoints"].at(0)["asDouble"].get(first));
+  CHECK(first == -2.7670116110564327e19);
+}

@@ -3,10 +3,17 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <future>
 #include <numeric>
 
+#include "agent/runtime/exporter_helper.hpp"
 #include "tests/support/config_test_support.hpp"
 #include "tests/support/runtime_test_support.hpp"
+
+// Lets FailThreadCreation make std::thread throw in this executable (see runtime_test_support.hpp).
+extern "C" int pthread_create(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) noexcept {
+  return vigil::testing::failing_pthread_create(t, a, f, arg);
+}
 
 namespace vigil::testing {
 namespace {
@@ -143,6 +150,131 @@ TEST_CASE("batch processor: a refusal downstream is a counted drop") {
     CHECK(f.metrics.dropped("permanent").Value() == 12);
   }
   p->shutdown(Clock::now() + 1s);
+}
+
+TEST_CASE("batch processor: after shutdown, consume returns the next consumer's answer") {
+  Fixture f;
+  auto p = f.make(batch_settings(1000, 0, 10s));
+  p->shutdown(Clock::now() + 1s);
+  f.next.answer = Status::retryable("queue full");
+  Status s = p->consume(make_logs(4, 0));
+  CHECK(s.is_retryable());
+  CHECK(s.message() == "queue full");
+  // Not the processor's drop: the caller got the refusal and counts it.
+  CHECK(f.metrics.dropped("refused_downstream").Value() == 0);
+  f.next.answer = Status::permanent("bad data");
+  CHECK(p->consume(make_logs(2, 4)).is_permanent());
+  CHECK(f.metrics.dropped("permanent").Value() == 0);
+  f.next.answer = Status::ok();
+  CHECK(p->consume(make_logs(1, 6)).is_ok());
+  CHECK(f.next.ids == iota_ids(7));
+}
+
+TEST_CASE("batch processor: thread creation failure in start is a permanent error, not an exception") {
+  FakeHost host;
+  RecordingConsumer next;
+  BatchProcessor p("batch", Signal::kLogs, "logs", next, batch_settings(1000, 0, 10s), host.telemetry());
+  Status s;
+  {
+    FailThreadCreation fail;
+    s = p.start(host);
+    CHECK(fail.failed() == 1);
+  }
+  CHECK(s.is_permanent());
+  CHECK(s.message().rfind("cannot start thread: ", 0) == 0);
+  // Still usable without its timer: shutdown flushes what it holds.
+  REQUIRE(p.consume(make_logs(3)).is_ok());
+  p.shutdown(Clock::now() + 1s);
+  CHECK(next.ids == iota_ids(3));
+}
+
+// The graph's stop sequence against a real exporter helper whose queue is full and whose backend
+// is dead: begin_drain() on the exporter, then the processor's shutdown flush.
+struct DrainFixture {
+  FakeHost host;
+  std::shared_ptr<FakeSender::State> state = std::make_shared<FakeSender::State>();
+  telemetry::ProcessorMetrics metrics = host.telemetry().processor("batch", Signal::kLogs, "logs");
+
+  std::unique_ptr<runtime::ExporterHelper> exporter(bool block_on_overflow, bool retry_forever) {
+    runtime::QueueSettings q;
+    q.queue_size = 1;
+    q.num_consumers = 1;
+    q.block_on_overflow = block_on_overflow;
+    runtime::RetrySettings r;
+    r.initial_interval = 10ms;
+    r.max_interval = 50ms;
+    r.max_elapsed_time = retry_forever ? 0s : 10s;
+    return std::make_unique<runtime::ExporterHelper>("otlp", Signal::kLogs, std::make_unique<FakeSender>(state), q,
+                                                     r, host.telemetry());
+  }
+};
+
+TEST_CASE("batch processor: at shutdown, what it holds goes into a full exporter queue after begin_drain") {
+  DrainFixture f;
+  auto ex = f.exporter(/*block_on_overflow=*/false, /*retry_forever=*/true);
+  REQUIRE(ex->start(f.host).is_ok());
+  f.state->always_fail = true;
+  REQUIRE(ex->consume(make_logs(10, 0)).is_ok());
+  REQUIRE(wait_for(*f.state, [&] { return f.state->calls >= 2; }));  // retrying batch 0
+  REQUIRE(ex->consume(make_logs(10, 10)).is_ok());                    // the queue is full
+  BatchProcessor p("batch", Signal::kLogs, "logs", *ex, batch_settings(1000, 0, 10s), f.host.telemetry());
+  REQUIRE(p.start(f.host).is_ok());
+  REQUIRE(p.consume(make_logs(30, 20)).is_ok());
+  REQUIRE(p.consume(make_logs(5, 50)).is_ok());
+
+  ex->begin_drain();
+  p.shutdown(Clock::now() + 1s);
+  CHECK(f.metrics.dropped("refused_downstream").Value() == 0);
+  CHECK(ex->queue_size() == 2);
+
+  // Reload: everything is handed over, in order, the processor's items included.
+  std::deque<Batch> pending = ex->take_pending(Clock::now() + 50ms);
+  std::vector<std::uint64_t> ids;
+  for (const Batch& b : pending)
+    for (auto id : record_ids(b)) ids.push_back(id);
+  CHECK(ids == iota_ids(55));
+  ex->shutdown(Clock::now() + 1s);
+}
+
+TEST_CASE("batch processor: a shutdown flush blocked by block_on_overflow is released by begin_drain") {
+  DrainFixture f;
+  auto ex = f.exporter(/*block_on_overflow=*/true, /*retry_forever=*/false);
+  REQUIRE(ex->start(f.host).is_ok());
+  {
+    std::lock_guard l(f.state->mu);
+    f.state->blocked = true;  // a dead backend
+  }
+  REQUIRE(ex->consume(make_logs(1, 0)).is_ok());
+  REQUIRE(wait_for(*f.state, [&] { return f.state->in_send == 1; }));
+  REQUIRE(ex->consume(make_logs(1, 1)).is_ok());  // the queue is full
+  BatchProcessor p("batch", Signal::kLogs, "logs", *ex, batch_settings(1000, 0, 10s), f.host.telemetry());
+  REQUIRE(p.start(f.host).is_ok());
+  REQUIRE(p.consume(make_logs(8, 2)).is_ok());
+
+  auto stopper = std::async(std::launch::async, [&] { p.shutdown(Clock::now() + 1s); });
+  CHECK(stopper.wait_for(100ms) == std::future_status::timeout);  // waiting for room
+  ex->begin_drain();
+  const bool released = stopper.wait_for(2s) == std::future_status::ready;
+  if (!released) {  // release it rather than hang the test
+    {
+      std::lock_guard l(f.state->mu);
+      f.state->blocked = false;
+      f.state->cv.notify_all();
+    }
+    ex->shutdown(Clock::now() + 1s);
+  }
+  REQUIRE(released);
+  CHECK(ex->queue_size() == 2);
+  CHECK(f.metrics.dropped("refused_downstream").Value() == 0);
+
+  // Shutdown: sent within the deadline once the backend answers.
+  {
+    std::lock_guard l(f.state->mu);
+    f.state->blocked = false;
+    f.state->cv.notify_all();
+  }
+  ex->shutdown(Clock::now() + 5s);
+  CHECK(f.state->ids == iota_ids(10));
 }
 
 TEST_CASE("batch processor: concurrent producers lose nothing") {

@@ -316,3 +316,76 @@ TEST_CASE("a reload hands queued batches to the new graph's exporter of the same
   host.io_.stop();
   io.join();
 }
+
+TEST_CASE("a reload whose new graph fails to start gives the queued batches back to the previous config") {
+  config::Errors errors;
+  const std::string text =
+      "receivers: {fake: }\n"
+      "exporters: {rec: {sending_queue: {num_consumers: 1}, retry_on_failure: {initial_interval: 5ms, max_elapsed_time: 0s}}}\n"
+      "service: {pipelines: {logs: {receivers: [fake], exporters: [rec]}}}\n";
+  auto plan = plan_of(text, errors);
+  REQUIRE(plan);
+  FakeHost host;
+  std::thread io([&] {
+    auto guard = boost::asio::make_work_guard(host.io_);
+    host.io_.run_for(20s);
+  });
+  std::string error;
+  auto first = runtime::Graph::build(*plan, host.telemetry_, error);
+  REQUIRE(first);
+  REQUIRE(first->start(host).is_ok());
+  FakeSender::block = true;
+  for (int i = 0; i < 4; ++i) REQUIRE(FakeReceiver::get("fake")->push(make_logs(1, "q" + std::to_string(i) + "-")).is_ok());
+
+  auto next = runtime::Graph::build(*plan, host.telemetry_, error);
+  REQUIRE(next);
+  first->hand_over(*next, component::Clock::now() + 2s);
+  FakeSender::fail_start = true;  // the new config cannot start (a port in use, say)
+  auto status = next->start(host);
+  FakeSender::fail_start = false;
+  REQUIRE(status.is_permanent());
+  CHECK(status.message().find("exporter rec") != std::string::npos);
+
+  auto previous = runtime::Graph::build(*plan, host.telemetry_, error);
+  REQUIRE(previous);
+  next->hand_over(*previous, component::Clock::now() + 2s);
+  FakeSender::block = false;
+  REQUIRE(previous->start(host).is_ok());
+  auto* sender = senders()["rec"];
+  CHECK(eventually_true([&] { return sender->received().size() == 4; }, 5s));
+  CHECK(sender->received() == std::vector<std::string>{"q0-0", "q1-0", "q2-0", "q3-0"});
+  previous->shutdown(component::Clock::now() + 2s);
+  host.io_.stop();
+  io.join();
+}
+
+TEST_CASE("service errors and pipeline errors are reported in one run") {
+  config::Errors errors;
+  auto plan = plan_of(
+      "receivers: {fake: }\n"
+      "exporters: {rec: }\n"
+      "extensions: {ext: }\n"
+      "service:\n"
+      "  shutdown_timeout: forever\n"
+      "  extensions: [ext]\n"
+      "  pipelines:\n"
+      "    logs: {receivers: [fake], exporters: [nope]}\n",
+      errors);
+  INFO(all(errors));
+  CHECK_FALSE(plan);
+  CHECK(has(errors, "test.yaml:5:21: service:"));
+  CHECK(has(errors, "'nope' is not defined"));
+}
+
+TEST_CASE("an extension listed twice is an error, not a port clash at start") {
+  config::Errors errors;
+  auto plan = plan_of(std::string(kBase) + "extensions: {ext: }\n", errors);
+  REQUIRE(plan);
+  errors.clear();
+  auto twice = plan_of(
+      "receivers: {fake: }\nexporters: {rec: }\nextensions: {ext: }\n"
+      "service: {extensions: [ext, ext], pipelines: {logs: {receivers: [fake], exporters: [rec]}}}\n",
+      errors);
+  CHECK_FALSE(twice);
+  CHECK(has(errors, "extension 'ext' is listed twice"));
+}

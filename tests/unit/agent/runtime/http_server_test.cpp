@@ -2,7 +2,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <future>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "agent/runtime/http_server.hpp"
 #include "tests/support/http_test_support.hpp"
@@ -30,6 +34,21 @@ HttpServerOptions local_options() {
   HttpServerOptions o;
   o.endpoint = "127.0.0.1:0";
   return o;
+}
+
+// Polls `done` until it holds or `timeout` passes; returns its last value.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 3000ms) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+std::string post_head(const std::string& path, std::size_t content_length, const std::string& extra = "") {
+  return "POST " + path + " HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(content_length) +
+         "\r\n" + extra + "\r\n";
 }
 
 }  // namespace
@@ -286,4 +305,253 @@ TEST_CASE("http server: bind errors are reported by start()") {
   // A server that was never started stops (and is destroyed) quietly.
   HttpServer never(runner.io(), local_options(), echo);
   never.stop();
+}
+
+TEST_CASE("http server: stop() returns promptly under steady keep-alive load") {
+  // Regression: handlers held a shared lock that stop() took exclusively; glibc's rwlock prefers
+  // readers, so with requests always in progress stop() waited until the load ended.
+  IoRunner runner(4);
+  std::atomic<bool> stop_returned{false};
+  std::atomic<int> handled{0};
+  std::atomic<int> started_after_stop{0};
+  HttpServer server(runner.io(), local_options(), [&](HttpRequest&) {
+    if (stop_returned.load()) ++started_after_stop;
+    ++handled;
+    std::this_thread::sleep_for(2ms);
+    return HttpResponse{200, {}, "ok"};
+  });
+  REQUIRE(server.start() == "");
+  const auto port = server.port();
+  // The clients give up by then even if stop() never returns, so a failure cannot hang the test.
+  const auto give_up = std::chrono::steady_clock::now() + 3s;
+  auto hammering = [&] { return !stop_returned.load() && std::chrono::steady_clock::now() < give_up; };
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 16; ++i) {
+    clients.emplace_back([&] {
+      while (hammering()) {
+        Client c(port);
+        if (!c.connected()) {
+          std::this_thread::sleep_for(1ms);
+          continue;
+        }
+        while (hammering() && c.request(http::verb::post, "/load", "x")) {
+        }
+      }
+    });
+  }
+  CHECK(wait_until([&] { return handled.load() >= 200; }));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  server.stop();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  stop_returned = true;
+  for (auto& t : clients) t.join();
+  CHECK(took < 1s);
+  CHECK(started_after_stop == 0);  // no handler starts once stop() has returned
+}
+
+TEST_CASE("http server: stop() with a stopped io_context closes the listener at once") {
+  net::io_context io;  // stopped below, never run while the server stops
+  HttpServer server(io, local_options(), echo);
+  REQUIRE(server.start() == "");
+  const auto port = server.port();
+  io.stop();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  server.stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 500ms);  // no thread will run the posted close
+
+  // The port is free at once, and a new listener takes it (likely the same descriptor number).
+  IoRunner runner;
+  HttpServerOptions o = local_options();
+  o.endpoint = "127.0.0.1:" + std::to_string(port);
+  HttpServer again(runner.io(), o, echo);
+  REQUIRE(again.start() == "");
+
+  // The io_context runs again: the close stop() posted runs late and must close nothing else.
+  io.restart();
+  io.poll();
+  Client c(port);
+  REQUIRE(c.connected());
+  auto r = c.request(http::verb::get, "/");
+  REQUIRE(r);
+  CHECK(r->result_int() == 200);
+}
+
+TEST_CASE("http server: stop() leaves the listener's close to its strand while the io_context runs") {
+  // With the only io thread busy, the close posted to the acceptor's strand runs late. stop() must
+  // wait for it rather than close the acceptor from the control thread as well: that close could
+  // race the strand's (and close a reused descriptor) or its accept handler.
+  IoRunner runner(1);
+  HttpServer server(runner.io(), local_options(), echo);
+  REQUIRE(server.start() == "");
+  const auto port = server.port();
+  std::promise<void> busy;
+  net::post(runner.io(), [&busy] {
+    busy.set_value();
+    std::this_thread::sleep_for(2500ms);
+  });
+  busy.get_future().wait();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  server.stop();
+  CHECK(std::chrono::steady_clock::now() - t0 >= 2400ms);
+
+  HttpServerOptions o = local_options();
+  o.endpoint = "127.0.0.1:" + std::to_string(port);
+  HttpServer again(runner.io(), o, echo);
+  CHECK(again.start() == "");  // closed when stop() returned
+}
+
+TEST_CASE("http server: connections past max_connections get 503 with Retry-After") {
+  IoRunner runner;
+  HttpServerOptions o = local_options();
+  o.max_connections = 2;
+  HttpServer server(runner.io(), o, echo);
+  REQUIRE(server.start() == "");
+  const auto port = server.port();
+
+  Client a(port), b(port);
+  auto ra = a.request(http::verb::get, "/a");
+  auto rb = b.request(http::verb::get, "/b");
+  REQUIRE(ra);
+  REQUIRE(rb);
+  CHECK(ra->result_int() == 200);
+  CHECK(rb->result_int() == 200);
+  CHECK(server.stats().connections == 2);
+
+  // Answered at once, before the client says anything, and closed.
+  Client c(port);
+  REQUIRE(c.connected());
+  auto rc = c.read_response();
+  REQUIRE(rc);
+  CHECK(rc->result_int() == 503);
+  CHECK((*rc)[http::field::retry_after] == "1");
+  CHECK_FALSE(rc->keep_alive());
+  CHECK(c.closed_by_peer());
+
+  // A client that sends its request right away still reads the answer (no reset).
+  Client d(port);
+  auto rd = d.request(http::verb::post, "/d", std::string(100000, 'd'));
+  REQUIRE(rd);
+  CHECK(rd->result_int() == 503);
+  CHECK(server.stats().refused_connections == 2);
+  CHECK(server.stats().connections == 2);
+
+  // The served connections keep working; once one goes, a new connection is served.
+  auto ra2 = a.request(http::verb::get, "/a2");
+  REQUIRE(ra2);
+  CHECK(ra2->result_int() == 200);
+  b.close();
+  CHECK(wait_until([&] { return server.stats().connections == 1; }));
+  Client e(port);
+  auto re = e.request(http::verb::get, "/e");
+  REQUIRE(re);
+  CHECK(re->result_int() == 200);
+  CHECK(server.stats().refused_connections == 2);
+}
+
+TEST_CASE("http server: request bodies in flight are bounded by max_inflight_body_bytes") {
+  IoRunner runner(4);
+  HttpServerOptions o = local_options();
+  o.max_inflight_body_bytes = 1000;
+  std::atomic<bool> release{false};
+  std::atomic<int> holding{0};
+  HttpServer server(runner.io(), o, [&](HttpRequest& r) {
+    if (r.path == "/hold") {
+      ++holding;
+      while (!release.load()) std::this_thread::sleep_for(1ms);
+    }
+    return echo(r);
+  });
+  // Declared after the server, so destroyed first: a failed check cannot leave the handler
+  // blocked while the server's destructor waits for it.
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag = true; }
+  } release_on_exit{release};
+  REQUIRE(server.start() == "");
+  const auto port = server.port();
+
+  // 600 bytes held by a request whose handler is still running.
+  Client holder(port);
+  REQUIRE(holder.write_raw(post_head("/hold", 600) + std::string(600, 'h')));
+  REQUIRE(wait_until([&] { return holding.load() == 1; }));
+  CHECK(server.stats().inflight_body_bytes == 600);
+
+  SUBCASE("Content-Length past the budget: 503 before the body is sent") {
+    Client c(port);
+    REQUIRE(c.write_raw(post_head("/x", 500)));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->result_int() == 503);
+    CHECK((*r)[http::field::retry_after] == "1");
+    CHECK_FALSE(r->keep_alive());
+    CHECK(c.closed_by_peer());
+
+    // With Expect: 100-continue the client is told 503 instead of being invited to send.
+    Client e(port);
+    REQUIRE(e.write_raw(post_head("/x", 500, "Expect: 100-continue\r\n")));
+    auto re = e.read_response();
+    REQUIRE(re);
+    CHECK(re->result_int() == 503);
+    CHECK(server.stats().refused_requests == 2);
+    CHECK(server.stats().inflight_body_bytes == 600);
+  }
+  SUBCASE("a body that fits is served") {
+    Client c(port);
+    auto r = c.request(http::verb::post, "/fits", std::string(400, 'f'));
+    REQUIRE(r);
+    CHECK(r->result_int() == 200);
+    CHECK(r->body() == "POST /fits - 400");
+    CHECK(r->keep_alive());
+    CHECK(server.stats().refused_requests == 0);
+  }
+  SUBCASE("chunked bodies count as they grow") {
+    Client c(port);
+    // 200 fit (800 in flight), the next 300 would make 1100.
+    REQUIRE(c.write_raw("POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nc8\r\n" +
+                        std::string(200, 'c') + "\r\n12c\r\n" + std::string(300, 'c') + "\r\n0\r\n\r\n"));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->result_int() == 503);
+    CHECK((*r)[http::field::retry_after] == "1");
+    CHECK(server.stats().refused_requests == 1);
+    CHECK(wait_until([&] { return server.stats().inflight_body_bytes == 600; }));  // its 200 released
+
+    Client ok(port);
+    REQUIRE(ok.write_raw("POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n96\r\n" +
+                         std::string(150, 'c') + "\r\nc8\r\n" + std::string(200, 'c') + "\r\n0\r\n\r\n"));
+    auto r2 = ok.read_response();
+    REQUIRE(r2);
+    CHECK(r2->result_int() == 200);
+    CHECK(r2->body() == "POST /chunked - 350");
+    CHECK(server.stats().inflight_body_bytes == 600);
+  }
+  SUBCASE("a client that leaves mid-body frees its share") {
+    Client c(port);
+    REQUIRE(c.write_raw(post_head("/cut", 300) + std::string(100, 'x')));
+    CHECK(wait_until([&] { return server.stats().inflight_body_bytes == 900; }));
+    c.close();
+    CHECK(wait_until([&] { return server.stats().inflight_body_bytes == 600; }));
+  }
+  SUBCASE("a body larger than the whole budget gets 413") {
+    Client c(port);
+    REQUIRE(c.write_raw(post_head("/big", 1001)));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->result_int() == 413);
+  }
+
+  // The held request's bytes are released when it completes; then a 900-byte body fits.
+  release = true;
+  auto rh = holder.read_response();
+  REQUIRE(rh);
+  CHECK(rh->result_int() == 200);
+  CHECK(rh->body() == "POST /hold - 600");
+  CHECK(server.stats().inflight_body_bytes == 0);
+  auto r9 = holder.request(http::verb::post, "/after", std::string(900, 'a'));
+  REQUIRE(r9);
+  CHECK(r9->result_int() == 200);
+  CHECK(server.stats().inflight_body_bytes == 0);
 }

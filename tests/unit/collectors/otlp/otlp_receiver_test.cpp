@@ -168,10 +168,12 @@ long peak_rss_kb() {
 
 // A receiver on 127.0.0.1:<picked port> with consumers for every signal (unless told otherwise).
 struct Rig {
-  explicit Rig(bool with_metrics = true) : host(runner.io()) {
+  explicit Rig(bool with_metrics = true, const std::function<void(collectors::OtlpHttpOptions&)>& tweak = {})
+      : host(runner.io()) {
     collectors::OtlpHttpOptions http;
     http.endpoint = "127.0.0.1:0";
     http.max_request_body_size = kLimit;
+    if (tweak) tweak(http);
     collectors::OtlpReceiverOptions options;
     options.http = http;
     component::SignalConsumers next{&traces, with_metrics ? &metrics : nullptr, &logs};
@@ -356,6 +358,64 @@ TEST_CASE("otlp receiver: raw body over max_request_body_size gets 413") {
   CHECK(rig.logs.calls() == 0);
 }
 
+TEST_CASE("otlp receiver: max_concurrent_connections refuses further connections with 503") {
+  Rig rig(true, [](collectors::OtlpHttpOptions& o) { o.max_concurrent_connections = 1; });
+  Client first(rig.receiver->http_port());
+  auto r1 = first.request(http::verb::post, "/v1/logs", logs_request(1, 1), kProtobuf);
+  REQUIRE(r1);
+  CHECK(r1->result_int() == 200);
+
+  auto r2 = rig.post("/v1/logs", logs_request(1, 1));
+  REQUIRE(r2);
+  CHECK(r2->result_int() == 503);
+  CHECK((*r2)[http::field::retry_after] == "1");
+  CHECK(rig.logs.calls() == 1);
+
+  first.close();
+  bool served = false;
+  for (int i = 0; i < 300 && !served; ++i) {  // until the server has noticed the close
+    auto r = rig.post("/v1/logs", logs_request(1, 1));
+    served = r && r->result_int() == 200;
+    if (!served) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(served);
+  CHECK(rig.logs.calls() == 2);
+}
+
+TEST_CASE("otlp receiver: max_inflight_bytes refuses a body that does not fit with 503") {
+  Rig rig(true, [](collectors::OtlpHttpOptions& o) { o.max_inflight_bytes = 1000; });
+  // A request whose 800 bytes are still arriving holds them.
+  Client slow(rig.receiver->http_port());
+  REQUIRE(
+      slow.write_raw("POST /v1/logs HTTP/1.1\r\nHost: a\r\nContent-Type: "
+                     "application/x-protobuf\r\nContent-Length: 800\r\n\r\n"));
+  std::this_thread::sleep_for(100ms);  // let the server read the header (and reserve)
+
+  const std::string body = logs_request(4, 4);
+  REQUIRE(body.size() > 200);    // 800 + this passes 1000 ...
+  REQUIRE(body.size() <= 1000);  // ... but this alone fits
+  auto r = rig.post("/v1/logs", body);
+  REQUIRE(r);
+  CHECK(r->result_int() == 503);
+  CHECK((*r)[http::field::retry_after] == "1");
+  CHECK(rig.logs.calls() == 0);
+
+  slow.close();  // its share is released; the same request is served now
+  bool served = false;
+  for (int i = 0; i < 300 && !served; ++i) {
+    auto again = rig.post("/v1/logs", body);
+    served = again && again->result_int() == 200;
+    if (!served) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(served);
+  CHECK(rig.logs.items() == 16);
+
+  // Over the budget on its own: 413, as over max_request_body_size.
+  auto big = rig.post("/v1/logs", std::string(1001, 'a'));
+  REQUIRE(big);
+  CHECK(big->result_int() == 413);
+}
+
 TEST_CASE("otlp receiver: garbage protobuf gets 400 with the decoder's message") {
   Rig rig;
   auto r = rig.post("/v1/traces", "this is not a protobuf message");
@@ -532,12 +592,15 @@ TEST_CASE("otlp receiver factory: config validation and defaults") {
     CHECK(o.http->traces_url_path == "/v1/traces");
     CHECK(o.http->metrics_url_path == "/v1/metrics");
     CHECK(o.http->logs_url_path == "/v1/logs");
+    CHECK(o.http->max_concurrent_connections == 1000);
+    CHECK(o.http->max_inflight_bytes == 64u * 1024 * 1024);
   }
   SUBCASE("http with options") {
     Checked c =
         check_config(f,
                      "protocols:\n  http:\n    endpoint: 0.0.0.0:14318\n    max_request_body_size: 1000\n"
-                     "    logs_url_path: /logs\n");
+                     "    logs_url_path: /logs\n    max_concurrent_connections: 50\n"
+                     "    max_inflight_bytes: 2000000\n");
     CHECK(c.errors.empty());
     config::Settings settings(&f.schema, &c.node, {});
     auto o = collectors::read_otlp_receiver_options(settings);
@@ -545,6 +608,14 @@ TEST_CASE("otlp receiver factory: config validation and defaults") {
     CHECK(o.http->endpoint == "0.0.0.0:14318");
     CHECK(o.http->max_request_body_size == 1000);
     CHECK(o.http->logs_url_path == "/logs");
+    CHECK(o.http->max_concurrent_connections == 50);
+    CHECK(o.http->max_inflight_bytes == 2000000);
+  }
+  SUBCASE("the Vigil-specific bounds must be positive") {
+    Checked c = check_config(f, "protocols:\n  http:\n    max_concurrent_connections: 0\n");
+    CHECK(c.errors.size() == 1);
+    Checked c2 = check_config(f, "protocols:\n  http:\n    max_inflight_bytes: 0\n");
+    CHECK(c2.errors.size() == 1);
   }
   SUBCASE("grpc is not supported yet") {
     Checked c = check_config(f, "protocols:\n  grpc:\n    endpoint: 127.0.0.1:4317\n  http:\n");
