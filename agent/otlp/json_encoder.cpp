@@ -313,6 +313,32 @@ class Writer {
     ch(']');
   }
 
+  // The resource -> scope -> item nesting that the three export requests share; Scopes and
+  // Items are the member pointers to the nested arrays.
+  template <auto Scopes, auto Items, class R, class ItemFn>
+  void request(std::string_view resources_key, const ArenaVec<R>& list, std::string_view scopes_key,
+               std::string_view items_key, ItemFn item) {
+    ch('{');
+    bool top = true;
+    array_field(top, resources_key, list, [&](const R& r) {
+      ch('{');
+      bool f = true;
+      resource(f, r.resource);
+      using S = typename std::remove_cvref_t<decltype(r.*Scopes)>::value_type;
+      array_field(f, scopes_key, r.*Scopes, [&](const S& sc) {
+        ch('{');
+        bool g = true;
+        scope(g, sc.scope);
+        array_field(g, items_key, sc.*Items, item);
+        str_field(g, "schemaUrl", sc.schema_url);
+        ch('}');
+      });
+      str_field(f, "schemaUrl", r.schema_url);
+      ch('}');
+    });
+    ch('}');
+  }
+
   void resource(bool& first, const Resource& r) {
     key(first, "resource");
     ch('{');
@@ -354,25 +380,10 @@ class Writer {
   }
 
   void logs(const ArenaVec<ResourceLogs>& rl) {
-    ch('{');
-    bool top = true;
-    array_field(top, "resourceLogs", rl, [this](const ResourceLogs& r) {
-      ch('{');
-      bool f = true;
-      resource(f, r.resource);
-      array_field(f, "scopeLogs", r.scope_logs, [this](const ScopeLogs& s) {
-        ch('{');
-        bool g = true;
-        scope(g, s.scope);
-        array_field(g, "logRecords", s.log_records, [this](const LogRecord& x) { log_record(x); });
-        str_field(g, "schemaUrl", s.schema_url);
-        ch('}');
-      });
-      str_field(f, "schemaUrl", r.schema_url);
-      ch('}');
-    });
-    ch('}');
+    request<&ResourceLogs::scope_logs, &ScopeLogs::log_records>(
+        "resourceLogs", rl, "scopeLogs", "logRecords", [this](const LogRecord& x) { log_record(x); });
   }
+
 
   // ---- traces ----
 
@@ -422,25 +433,10 @@ class Writer {
   }
 
   void traces(const ArenaVec<ResourceSpans>& rs) {
-    ch('{');
-    bool top = true;
-    array_field(top, "resourceSpans", rs, [this](const ResourceSpans& r) {
-      ch('{');
-      bool f = true;
-      resource(f, r.resource);
-      array_field(f, "scopeSpans", r.scope_spans, [this](const ScopeSpans& s) {
-        ch('{');
-        bool g = true;
-        scope(g, s.scope);
-        array_field(g, "spans", s.spans, [this](const Span& x) { span(x); });
-        str_field(g, "schemaUrl", s.schema_url);
-        ch('}');
-      });
-      str_field(f, "schemaUrl", r.schema_url);
-      ch('}');
-    });
-    ch('}');
+    request<&ResourceSpans::scope_spans, &ScopeSpans::spans>("resourceSpans", rs, "scopeSpans", "spans",
+                                                             [this](const Span& x) { span(x); });
   }
+
 
   // ---- metrics ----
 
@@ -610,25 +606,10 @@ class Writer {
   }
 
   void metrics(const ArenaVec<ResourceMetrics>& rm) {
-    ch('{');
-    bool top = true;
-    array_field(top, "resourceMetrics", rm, [this](const ResourceMetrics& r) {
-      ch('{');
-      bool f = true;
-      resource(f, r.resource);
-      array_field(f, "scopeMetrics", r.scope_metrics, [this](const ScopeMetrics& s) {
-        ch('{');
-        bool g = true;
-        scope(g, s.scope);
-        array_field(g, "metrics", s.metrics, [this](const Metric& m) { metric(m); });
-        str_field(g, "schemaUrl", s.schema_url);
-        ch('}');
-      });
-      str_field(f, "schemaUrl", r.schema_url);
-      ch('}');
-    });
-    ch('}');
+    request<&ResourceMetrics::scope_metrics, &ScopeMetrics::metrics>(
+        "resourceMetrics", rm, "scopeMetrics", "metrics", [this](const Metric& m) { metric(m); });
   }
+
 
  private:
   std::string& out_;
