@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# The same flags as scripts/test.sh, so switching between the two commands does not rebuild.
+export VIGIL_WERROR=${VIGIL_WERROR:-ON}
 cmake --preset release >/dev/null
 cmake --build --preset release --target vigil
 exec ./build/release/agent/app/vigil "$@"
