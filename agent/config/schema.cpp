@@ -301,94 +301,67 @@ const Value::Entry* find_entry(const Value* node, std::string_view path) {
 
 // ---- builders ----
 
-Option opt_bool(std::string name, bool def, std::string help) {
+namespace {
+
+Option make_option(std::string name, OptionType type, std::string def, std::string help,
+                   std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt) {
   Option o;
   o.name = std::move(name);
-  o.type = OptionType::kBool;
-  o.default_value = def ? "true" : "false";
+  o.type = type;
+  o.default_value = std::move(def);
   o.help = std::move(help);
+  o.min = min;
+  o.max = max;
   return o;
+}
+
+}  // namespace
+
+Option opt_bool(std::string name, bool def, std::string help) {
+  return make_option(std::move(name), OptionType::kBool, def ? "true" : "false", std::move(help));
 }
 
 Option opt_int(std::string name, std::int64_t def, std::string help, std::optional<double> min,
                std::optional<double> max) {
-  Option o;
-  o.name = std::move(name);
-  o.type = OptionType::kInt;
-  o.default_value = std::to_string(def);
-  o.help = std::move(help);
-  o.min = min;
-  o.max = max;
-  return o;
+  return make_option(std::move(name), OptionType::kInt, std::to_string(def), std::move(help), min, max);
 }
 
 Option opt_double(std::string name, double def, std::string help, std::optional<double> min,
                   std::optional<double> max) {
-  Option o;
-  o.name = std::move(name);
-  o.type = OptionType::kDouble;
   char buf[64];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), def);  // shortest text that round-trips
-  o.default_value = ec == std::errc() ? std::string(buf, ptr) : std::to_string(def);
-  o.help = std::move(help);
-  o.min = min;
-  o.max = max;
-  return o;
+  return make_option(std::move(name), OptionType::kDouble,
+                     ec == std::errc() ? std::string(buf, ptr) : std::to_string(def), std::move(help), min, max);
 }
 
 Option opt_string(std::string name, std::string def, std::string help, std::vector<std::string> allowed) {
-  Option o;
-  o.name = std::move(name);
-  o.type = OptionType::kString;
-  o.default_value = std::move(def);
-  o.help = std::move(help);
+  Option o = make_option(std::move(name), OptionType::kString, std::move(def), std::move(help));
   o.allowed = std::move(allowed);
   return o;
 }
 
 Option opt_duration(std::string name, std::string def, std::string help, std::optional<double> min_seconds,
                     std::optional<double> max_seconds) {
-  Option o;
-  o.name = std::move(name);
-  o.type = OptionType::kDuration;
-  o.default_value = std::move(def);
-  o.help = std::move(help);
-  o.min = min_seconds;
-  o.max = max_seconds;
-  return o;
+  return make_option(std::move(name), OptionType::kDuration, std::move(def), std::move(help), min_seconds,
+                     max_seconds);
 }
 
 Option opt_string_list(std::string name, std::string help) {
-  Option o;
-  o.name = std::move(name);
-  o.type = OptionType::kStringList;
-  o.help = std::move(help);
-  return o;
+  return make_option(std::move(name), OptionType::kStringList, "", std::move(help));
 }
 
 Option opt_string_map(std::string name, std::string help) {
-  Option o;
-  o.name = std::move(name);
-  o.type = OptionType::kStringMap;
-  o.help = std::move(help);
-  return o;
+  return make_option(std::move(name), OptionType::kStringMap, "", std::move(help));
 }
 
 Option opt_object(std::string name, std::string help, std::vector<Option> children) {
-  Option o;
-  o.name = std::move(name);
-  o.type = OptionType::kObject;
-  o.help = std::move(help);
+  Option o = make_option(std::move(name), OptionType::kObject, "", std::move(help));
   o.children = std::move(children);
   return o;
 }
 
 Option opt_any(std::string name, std::string help) {
-  Option o;
-  o.name = std::move(name);
-  o.type = OptionType::kAny;
-  o.help = std::move(help);
-  return o;
+  return make_option(std::move(name), OptionType::kAny, "", std::move(help));
 }
 
 Option required(Option o) {
