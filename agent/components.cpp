@@ -1,12 +1,16 @@
 #include "agent/components.hpp"
 
 #include "agent/connectors/forward/forward_connector.hpp"
+#include "agent/extensions/bearertokenauth/bearertokenauth.hpp"
 #include "agent/extensions/health_check/health_check.hpp"
 #include "agent/processors/batch/batch_processor.hpp"
 #include "agent/processors/memory_limiter/memory_limiter.hpp"
 #include "collectors/otlp/otlp_receiver.hpp"
 #include "exporters/debug/debug_exporter.hpp"
 #include "exporters/file/file_exporter.hpp"
+#include "exporters/nop/nop_exporter.hpp"
+#include "exporters/otlp/otlp_exporter.hpp"
+#include "exporters/otlphttp/otlphttp_exporter.hpp"
 
 namespace vigil {
 
@@ -20,9 +24,13 @@ std::vector<component::Factory> builtin_factories() {
       // exporters
       exporters::debug_exporter_factory(),
       exporters::file_exporter_factory(),
+      exporters::nop_exporter_factory(),
+      exporters::otlp_exporter_factory(),
+      exporters::otlphttp_exporter_factory(),
       // connectors
       connectors::forward_connector_factory(),
       // extensions
+      extensions::bearertokenauth_extension_factory(),
       extensions::health_check_extension_factory(),
   };
 }

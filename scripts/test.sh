@@ -6,6 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# The interop tests (tests/interop) drive Vigil with the OpenTelemetry JS SDK: node and npm from
+# Debian when missing, then the SDK exactly as tests/interop/package-lock.json pins it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "setup: installing nodejs npm"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+echo "== npm ci (tests/interop)"
+npm ci --prefix tests/interop --engine-strict --ignore-scripts --no-audit --no-fund
 export VIGIL_WERROR=ON
 jobs=$(nproc)
 

@@ -9,16 +9,23 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "agent/telemetry/log.hpp"
 
@@ -42,6 +49,12 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 // Connections refused over max_connections get their 503 and a lingering close too; past this
 // many at once, further ones are closed without an answer, so refusing stays bounded as well.
 constexpr std::size_t kMaxRefusingConnections = 64;
+// A TLS connection the server closes sends close_notify and waits this long for the client's.
+constexpr std::chrono::seconds kTlsShutdownTimeout{2};
+// The answer to plain HTTP sent to a TLS port (as Go's net/http answers it), written without TLS.
+constexpr std::string_view kPlainHttpToTls =
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+    "Content-Length: 48\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 constexpr std::chrono::milliseconds kStopPollInterval{20};
 constexpr std::chrono::seconds kStopWarnAfter{2};
 
@@ -121,7 +134,15 @@ bool split_endpoint(const std::string& endpoint, std::string& host, std::uint16_
   return true;
 }
 
-class HttpSession;
+// What the server keeps of a session, whatever its stream type.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Starts serving (the TLS handshake first, if any) on the session's strand.
+  virtual void run() = 0;
+  // From any thread: closes the connection on its strand (gracefully where it is idle).
+  virtual void close_async() = 0;
+};
 
 // The server's shared state. Sessions and pending accepts hold it, so it outlives the
 // HttpServer object until the last connection is gone.
@@ -160,7 +181,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   std::mutex mu;
   bool started = false;
   bool stopped = false;
-  std::vector<std::weak_ptr<HttpSession>> sessions;
+  std::vector<std::weak_ptr<SessionBase>> sessions;
 
   // Handlers: stop() sets `closing` and then waits until `handlers_running` is zero; a handler
   // counts itself in under handler_mu only while `closing` is unset. So once stop() returns no
@@ -180,18 +201,29 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   std::atomic<std::size_t> inflight_body_bytes{0};
   std::atomic<std::uint64_t> refused_connections{0};
   std::atomic<std::uint64_t> refused_requests{0};
+  std::atomic<std::uint64_t> failed_handshakes{0};
 };
 
-// One connection. All its work runs on its own strand.
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, plain (PlainStream) or TLS (TlsStream). All its work runs on its own strand.
+// The HTTP logic is the same for both; TLS adds the handshake before the first request and a
+// close_notify exchange when the server closes an idle or finished connection.
+template <class Stream>
+class HttpSession final : public SessionBase, public std::enable_shared_from_this<HttpSession<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<HttpSession<Stream>>::shared_from_this;
+
  public:
-  // A refusing session answers 503 to a connection over max_connections and closes it. Each
-  // session counts itself in its server's `connections` or `refusing` while it lives.
+  // A refusing session answers 503 to a connection over max_connections and closes it (after the
+  // handshake, over TLS). Each session counts itself in its server's `connections` or `refusing`
+  // while it lives.
   HttpSession(tcp::socket&& socket, std::shared_ptr<ServerState> server, bool refusing)
-      : stream_(std::move(socket)), server_(std::move(server)), refusing_(refusing) {
+      : stream_(make_stream(std::move(socket), *server)), server_(std::move(server)), refusing_(refusing) {
     (refusing_ ? server_->refusing : server_->connections).fetch_add(1);
     beast::error_code ec;
-    auto remote = stream_.socket().remote_endpoint(ec);
+    auto remote = lowest().socket().remote_endpoint(ec);
     if (!ec) remote_ = format_endpoint(remote);
     on_chunk_ = [this](std::uint64_t size, beast::string_view, beast::error_code& chunk_ec) {
       on_chunk_header(size, chunk_ec);
@@ -204,33 +236,103 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
-  void run() {
-    if (refusing_) {
-      net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-        self->send_error(http::status::service_unavailable,
-                         "too many open connections (" +
-                             std::to_string(self->server_->options.max_connections) + "), retry later",
-                         true);
-      });
-      return;
-    }
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&HttpSession::wait_request, shared_from_this()));
+  void run() override {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if constexpr (kTls) {
+        self->handshake();
+      } else {
+        self->serve();
+      }
+    });
   }
 
-  // From any thread: closes the connection on its strand.
-  void close_async() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+  void close_async() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->close_on_stop(); });
   }
 
  private:
+  static Stream make_stream(tcp::socket&& socket, ServerState& server) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *server.options.tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  // The TCP layer: timeouts, the socket, raw reads.
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  // After the handshake, if any: the 503 of a refusing session, or the first request.
+  void serve() {
+    if (closed_) return;
+    if (refusing_) {
+      return send_error(
+          http::status::service_unavailable,
+          "too many open connections (" + std::to_string(server_->options.max_connections) + "), retry later",
+          true);
+    }
+    wait_request();
+  }
+
+  void handshake() {
+    lowest().expires_after(server_->options.read_timeout);
+    stream_.async_handshake(net::ssl::stream_base::server,
+                            beast::bind_front_handler(&HttpSession::on_handshake, shared_from_this()));
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (!ec) return serve();
+    if (closed_) return;  // stop() closed the connection
+    const auto failed = server_->failed_handshakes.fetch_add(1) + 1;
+    const bool plain_http = ec.category() == net::error::get_ssl_category() &&
+                            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
+    std::string reason = plain_http ? std::string("the client sent plain HTTP") : ec.message();
+    log_warn("http_server/tls_handshake/" + server_->bound_text,
+             "TLS handshake from " + remote_ + " on " + server_->bound_text + " failed: " + reason + " (" +
+                 std::to_string(failed) + " failed so far)");
+    if (!plain_http) return close_now();
+    // Nothing was sent yet: tell a plain-HTTP client in its own protocol, then close.
+    lowest().expires_after(server_->options.read_timeout);
+    net::async_write(lowest(), net::buffer(kPlainHttpToTls.data(), kPlainHttpToTls.size()),
+                     [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                       if (write_ec) return self->close_now();
+                       self->linger_tcp();
+                     });
+  }
+
+  // stop(): a TLS connection waiting for its next request says goodbye with close_notify; any
+  // other connection (plain, or busy with a request) is closed at once.
+  void close_on_stop() {
+    if (closed_) return;
+    if constexpr (kTls) {
+      if (idle_) {
+        stopping_ = true;
+        lowest().cancel();  // on_first_bytes sees stopping_
+        return;
+      }
+    }
+    close_now();
+  }
+
   void close_now() {
     closed_ = true;
     release_body();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
-    stream_.cancel();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().socket().close(ec);
+    lowest().cancel();
+  }
+
+  // TLS: sends close_notify and waits, bounded, for the client's; then closes. While waiting,
+  // OpenSSL discards what the client still sends (the rest of a refused body), so the response
+  // written before is not destroyed by a reset.
+  void shutdown_tls() {
+    if constexpr (kTls) {
+      closed_ = true;
+      release_body();
+      lowest().expires_after(kTlsShutdownTimeout);
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close_now(); });
+    }
   }
 
   // Waits for the first bytes of the next request under the idle timeout; then the whole request
@@ -247,20 +349,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       read_header();
       return;
     }
-    stream_.expires_after(server_->options.idle_timeout);
+    lowest().expires_after(server_->options.idle_timeout);
+    idle_ = true;
     stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
                             beast::bind_front_handler(&HttpSession::on_first_bytes, shared_from_this()));
   }
 
   void on_first_bytes(beast::error_code ec, std::size_t n) {
-    if (ec) return close_now();  // idle timeout, client gone, or closed by stop()
+    idle_ = false;
+    if (stopping_) return shutdown_tls();  // stop() while idle (TLS)
+    if (ec) return close_now();            // idle timeout, client gone, or closed by stop()
     buffer_.commit(n);
     read_header();
   }
 
   void read_header() {
     if (closed_) return;
-    stream_.expires_after(server_->options.read_timeout);
+    lowest().expires_after(server_->options.read_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
   }
@@ -390,7 +495,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void write_response(bool keep) {
     res_.keep_alive(keep);
     res_.prepare_payload();
-    stream_.expires_after(server_->options.read_timeout);
+    lowest().expires_after(server_->options.read_timeout);
     http::async_write(stream_, res_,
                       beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep));
   }
@@ -402,24 +507,36 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     wait_request();
   }
 
+  // The server closes after a response: TLS ends with close_notify, plain TCP with a half-close;
+  // either way the client's unread input is drained for a while first.
   void linger() {
     if (closed_) return;
+    if constexpr (kTls) {
+      shutdown_tls();
+    } else {
+      linger_tcp();
+    }
+  }
+
+  void linger_tcp() {
+    if (closed_) return;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close_now();
-    stream_.expires_after(kLingerTimeout);
+    lowest().expires_after(kLingerTimeout);
     drain();
   }
 
+  // Raw TCP reads, discarded (over TLS only after TLS was abandoned).
   void drain() {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(64 * 1024),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->lingered_ += n;
-                              if (ec || self->closed_ || self->lingered_ > kLingerMaxBytes)
-                                return self->close_now();
-                              self->drain();
-                            });
+    lowest().async_read_some(buffer_.prepare(64 * 1024),
+                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                               self->lingered_ += n;
+                               if (ec || self->closed_ || self->lingered_ > kLingerMaxBytes)
+                                 return self->close_now();
+                               self->drain();
+                             });
   }
 
   // Bodies larger than the whole in-flight budget could never be served: 413 for them as well.
@@ -458,7 +575,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     send_error(http::status::service_unavailable, "too many request bytes in flight, retry later", true);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   std::shared_ptr<ServerState> server_;
   const bool refusing_;
   std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> on_chunk_;
@@ -471,6 +588,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string remote_;
   std::size_t lingered_ = 0;
   bool closed_ = false;
+  bool idle_ = false;      // waiting for the first bytes of a request
+  bool stopping_ = false;  // stop() asked an idle TLS connection to close
 };
 
 bool ServerState::call_handler(HttpRequest& request, HttpResponse& response) {
@@ -547,12 +666,17 @@ void ServerState::on_accept(beast::error_code ec, tcp::socket socket) {
         return do_accept();
       }
     }
-    auto session = std::make_shared<HttpSession>(std::move(socket), shared_from_this(), refuse);
+    std::shared_ptr<SessionBase> session;
+    if (options.tls) {
+      session = std::make_shared<HttpSession<TlsStream>>(std::move(socket), shared_from_this(), refuse);
+    } else {
+      session = std::make_shared<HttpSession<PlainStream>>(std::move(socket), shared_from_this(), refuse);
+    }
     bool run = false;
     {
       std::lock_guard lock(mu);
       if (!stopped) {
-        std::erase_if(sessions, [](const std::weak_ptr<HttpSession>& w) { return w.expired(); });
+        std::erase_if(sessions, [](const std::weak_ptr<SessionBase>& w) { return w.expired(); });
         sessions.push_back(session);
         run = true;
       }
@@ -637,7 +761,7 @@ void HttpServer::stop() {
     std::unique_lock lock(s.handler_mu);
     s.handlers_idle.wait(lock, [&s] { return s.handlers_running == 0; });
   }
-  std::vector<std::shared_ptr<HttpSession>> live;
+  std::vector<std::shared_ptr<SessionBase>> live;
   bool was_started = false;
   {
     std::lock_guard lock(s.mu);
@@ -694,6 +818,7 @@ HttpServerStats HttpServer::stats() const {
   st.inflight_body_bytes = impl_->inflight_body_bytes.load();
   st.refused_connections = impl_->refused_connections.load();
   st.refused_requests = impl_->refused_requests.load();
+  st.failed_handshakes = impl_->failed_handshakes.load();
   return st;
 }
 

@@ -17,6 +17,9 @@
 
 namespace boost::asio {
 class io_context;
+namespace ssl {
+class context;
+}
 }
 
 namespace vigil::runtime {
@@ -53,6 +56,11 @@ struct HttpServerOptions {
   // handler has returned. A body larger than this on its own can never fit: 413, as over
   // max_body_bytes.
   std::size_t max_inflight_body_bytes = 64 * 1024 * 1024;
+  // When set, every connection is TLS (runtime/tls.hpp builds the context); the handshake is
+  // bounded by read_timeout, and a failed handshake closes the connection (counted in stats).
+  // Plain HTTP sent to a TLS port is answered 400 in plain text and closed. Connections the
+  // server ends (Connection: close, error answers, stop() while idle) get a close_notify.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 // Counters for tests and self-observation; each value is read on its own (not a snapshot).
@@ -61,6 +69,7 @@ struct HttpServerStats {
   std::size_t inflight_body_bytes = 0;    // body bytes reserved by requests in progress
   std::uint64_t refused_connections = 0;  // over max_connections
   std::uint64_t refused_requests = 0;     // over max_inflight_body_bytes
+  std::uint64_t failed_handshakes = 0;    // TLS handshakes that failed or timed out
 };
 
 class HttpServer {

@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
 proto_dir=$root/agent/otlp/proto
 out=corpus
-mkdir -p "$out/fuzz_otlp_decode" "$out/fuzz_config" "$out/fuzz_otlp_http"
+mkdir -p "$out/fuzz_otlp_decode" "$out/fuzz_config" "$out/fuzz_otlp_http" "$out/fuzz_otlp_json"
 find "$out" -type f ! -name 'regress-*' -delete
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -146,6 +146,90 @@ EOF
 printf '\x00\x0a\x05\x12\x03\x12\x01' > "$out/fuzz_otlp_decode/truncated"
 printf '\x02' > "$out/fuzz_otlp_decode/empty-logs"
 printf '\x00\x0a\x0b\x12\x09\x12\x07\x0a\x03abc\x12\x00' > "$out/fuzz_otlp_decode/bad-trace-id"
+
+# OTLP/JSON bodies: the first byte picks the signal (byte % 3: traces, metrics, logs); see
+# fuzz_otlp_json.cpp. Every spelling the decoder accepts (lowerCamelCase and proto names, hex ids
+# in both cases, 64-bit integers as strings and numbers, enum names, "NaN"/"Infinity", base64,
+# escapes, nulls, unknown fields), and its error paths.
+json_seed() {  # json_seed NAME SIGNAL < body
+  local index
+  case $2 in traces) index=0 ;; metrics) index=1 ;; logs) index=2 ;; esac
+  python3 -c 'import sys; sys.stdout.buffer.write(bytes([int(sys.argv[1])]))' "$index" > "$out/fuzz_otlp_json/$1"
+  cat >> "$out/fuzz_otlp_json/$1"
+}
+JATTRS='"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}},{"key":"pid","value":{"intValue":"-42"}},
+ {"key":"n","value":{"intValue":7}},{"key":"ratio","value":{"doubleValue":0.25}},{"key":"ok","value":{"boolValue":true}},
+ {"key":"raw","value":{"bytesValue":"AP8="}},{"key":"list","value":{"arrayValue":{"values":[{"stringValue":"a"},{"int_value":1},{"arrayValue":{}}]}}},
+ {"key":"map","value":{"kvlistValue":{"values":[{"key":"k","value":{"kvlist_value":{"values":[{"key":"deep","value":{"stringValue":"\u00e9\ud83d\ude80"}}]}}}]}}},
+ {"key":"","value":{}},{"key":"nil","value":null}]'
+JSCOPE='"scope":{"name":"io.vigil.seed","version":"1.2.3","attributes":[{"key":"s","value":{"stringValue":"v"}}],"droppedAttributesCount":1}'
+
+json_seed traces-spec traces <<'EOF'
+{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"my.service"}}]},"scopeSpans":[{"scope":{"name":"my.library","version":"1.0.0"},"spans":[{"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174","parentSpanId":"EEE19B7EC3C1B173","name":"I'm a server span","startTimeUnixNano":1544712660000000000,"endTimeUnixNano":1544712661000000000,"kind":2,"attributes":[{"key":"my.span.attr","value":{"stringValue":"some value"}}]}]}]}]}
+EOF
+json_seed traces-full traces <<EOF
+{"resourceSpans":[{"resource":{$JATTRS,"droppedAttributesCount":3},"scopeSpans":[{$JSCOPE,"spans":[
+ {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"1112131415161718","parent_span_id":"0101010101010101","traceState":"vendor=a","flags":257,
+  "name":"GET /cart","kind":"SPAN_KIND_SERVER","startTimeUnixNano":"1700000000000000000","end_time_unix_nano":1700000000123456789,$JATTRS,
+  "droppedAttributesCount":2,"events":[{"timeUnixNano":"1700000000000000001","name":"exception","attributes":[{"key":"exception.message","value":{"stringValue":"boom"}}],"droppedAttributesCount":1}],
+  "droppedEventsCount":4,"links":[{"traceId":"0102030405060708090A0B0C0D0E0F10","spanId":"1112131415161718","traceState":"x=y","attributes":[{"key":"l","value":{"intValue":"7"}}],"flags":1}],
+  "droppedLinksCount":"5","status":{"code":"STATUS_CODE_ERROR","message":"failed"}},
+ {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0202020202020202","name":"db","kind":3,"status":{"code":1}}],"schemaUrl":"https://opentelemetry.io/schemas/1.21.0"},
+ {"spans":[{"name":"bare","future":{"field":[1,2,{"x":null}]}}]}],"schema_url":"https://opentelemetry.io/schemas/1.21.0"},
+ {"scopeSpans":[{"spans":[{"name":"second resource","status":{}}]}]}]}
+EOF
+json_seed metrics-full metrics <<EOF
+{"resourceMetrics":[{"resource":{$JATTRS},"scopeMetrics":[{$JSCOPE,"metrics":[
+ {"name":"requests","description":"count of requests","unit":"1","sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_CUMULATIVE","isMonotonic":true,
+  "dataPoints":[{"startTimeUnixNano":"1","timeUnixNano":"2","asInt":"10",$JATTRS,"flags":1,
+   "exemplars":[{"timeUnixNano":"2","asDouble":1.5,"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"1112131415161718","filteredAttributes":[{"key":"f","value":{"boolValue":false}}]}]},
+   {"timeUnixNano":3,"asDouble":-0}]},"metadata":[{"key":"m","value":{"stringValue":"meta"}}]},
+ {"name":"temperature","unit":"Cel","gauge":{"dataPoints":[{"timeUnixNano":"5","asDouble":"Infinity"},{"asInt":"-9223372036854775808"},{"asDouble":"NaN"},{"asDouble":1e300}]}},
+ {"name":"latency","unit":"ms","histogram":{"aggregationTemporality":1,"dataPoints":[{"timeUnixNano":"9","count":"6","sum":12.5,"bucketCounts":["1","2",3],"explicitBounds":[1,10.0],"min":0.5,"max":11,"exemplars":[{"asInt":"3"}]},{"count":0,"sum":null}]}},
+ {"name":"latency.exp","exponential_histogram":{"aggregation_temporality":2,"data_points":[{"count":"5","sum":3,"scale":-3,"zeroCount":"1","zeroThreshold":0.001,
+  "positive":{"offset":-2,"bucketCounts":["1","2"]},"negative":{"offset":4,"bucketCounts":["1"]},"min":-1,"max":"2"}]}},
+ {"name":"rpc.summary","summary":{"dataPoints":[{"count":"4","sum":10,"quantileValues":[{"quantile":0.5,"value":2},{"quantile":0.99,"value":9}]}]}},
+ {"name":"no data"}]}]}]}
+EOF
+json_seed metrics-gauge metrics <<'EOF'
+{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[{"asDouble":1}]}}]}]}]}
+EOF
+json_seed logs-full logs <<EOF
+{"resourceLogs":[{"resource":{$JATTRS},"scopeLogs":[{$JSCOPE,"logRecords":[
+ {"timeUnixNano":"1700000000000000000","observedTimeUnixNano":1700000000000000002,"severityNumber":"SEVERITY_NUMBER_WARN","severityText":"WARN",
+  "body":{"kvlistValue":{"values":[{"key":"msg","value":{"stringValue":"disk \"almost\" full\n\t\\\\ \u0000"}},{"key":"pct","value":{"doubleValue":97.5}}]}},
+  $JATTRS,"droppedAttributesCount":1,"flags":1,"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"1112131415161718","eventName":"disk.warning"},
+ {"body":{"stringValue":"plain line \ud83d\ude42 \u00e9"},"severity_number":9},
+ {"body":{"arrayValue":{"values":[{"bytesValue":"AA=="},{"bytes_value":"_-8"}]}}},
+ {"body":null,"traceId":"","spanId":null}],"schemaUrl":"s"}]}]}
+EOF
+json_seed logs-minimal logs <<'EOF'
+{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hello"}}]}]}]}
+EOF
+# Not valid requests: the decoder's error paths.
+json_seed bad-hex traces <<'EOF'
+{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5B8EFFF798038103D269B633813FC60G"}]}]}]}
+EOF
+json_seed short-id logs <<'EOF'
+{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"spanId":"EEE19B7EC3C1B17"}]}]}]}
+EOF
+json_seed huge-number logs <<'EOF'
+{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":18446744073709551616,"body":{"doubleValue":1e400}}]}]}]}
+EOF
+json_seed wrong-types metrics <<'EOF'
+{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":5,"sum":{"isMonotonic":"yes","dataPoints":{}}}]}]}]}
+EOF
+json_seed trailing logs <<'EOF'
+{"resourceLogs":[]}}
+EOF
+nested_body() {  # nested_body DEPTH: a log body DEPTH arrays deep (48 is the most allowed)
+  python3 -c 'import sys; d = int(sys.argv[1]); sys.stdout.write("{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"body\":"
+    + "{\"arrayValue\":{\"values\":[" * d + "{}" + "]}}" * d + "}]}]}]}")' "$1"
+}
+nested_body 48 | json_seed deep-body logs
+nested_body 49 | json_seed too-deep logs
+printf '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityText":"\xc3\x28"}]}]}]}' | json_seed bad-utf8 logs
+printf '{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"cut' | json_seed truncated traces
 
 # HTTP bodies: the first byte picks the encoding (byte % 4: gzip, zstd, deflate, identity) and the
 # limit (byte & 4: 100 bytes instead of 1 MiB); see fuzz_otlp_http.cpp.

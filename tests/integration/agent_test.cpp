@@ -8,117 +8,15 @@
 #include <memory>
 #include <string>
 
-#include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
-#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "tests/integration/integration_support.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 
 using namespace vigil::testing;
+using namespace vigil::testing::integration;
 using namespace std::chrono_literals;
 
 namespace {
-
-namespace collog = opentelemetry::proto::collector::logs::v1;
-namespace coltrace = opentelemetry::proto::collector::trace::v1;
-namespace colmetrics = opentelemetry::proto::collector::metrics::v1;
-
-std::string logs_request(int records, const std::string& tag) {
-  collog::ExportLogsServiceRequest req;
-  auto* rl = req.add_resource_logs();
-  auto* attr = rl->mutable_resource()->add_attributes();
-  attr->set_key("service.name");
-  attr->mutable_value()->set_string_value("shop");
-  auto* sl = rl->add_scope_logs();
-  for (int i = 0; i < records; ++i) {
-    auto* r = sl->add_log_records();
-    r->set_time_unix_nano(1700000000000000000ULL + i);
-    r->set_severity_number(opentelemetry::proto::logs::v1::SEVERITY_NUMBER_INFO);
-    r->mutable_body()->set_string_value(tag + "-" + std::to_string(i));
-  }
-  return req.SerializeAsString();
-}
-
-std::string traces_request(int spans) {
-  coltrace::ExportTraceServiceRequest req;
-  auto* ss = req.add_resource_spans()->add_scope_spans();
-  for (int i = 0; i < spans; ++i) {
-    auto* s = ss->add_spans();
-    s->set_trace_id(std::string(16, static_cast<char>(i + 1)));
-    s->set_span_id(std::string(8, static_cast<char>(i + 1)));
-    s->set_name("GET /orders");
-    s->set_start_time_unix_nano(1);
-    s->set_end_time_unix_nano(2);
-  }
-  return req.SerializeAsString();
-}
-
-std::string metrics_request(int points) {
-  colmetrics::ExportMetricsServiceRequest req;
-  auto* m = req.add_resource_metrics()->add_scope_metrics()->add_metrics();
-  m->set_name("orders");
-  auto* sum = m->mutable_sum();
-  sum->set_is_monotonic(true);
-  sum->set_aggregation_temporality(opentelemetry::proto::metrics::v1::AGGREGATION_TEMPORALITY_CUMULATIVE);
-  for (int i = 0; i < points; ++i) {
-    auto* p = sum->add_data_points();
-    p->set_as_int(i);
-    p->set_time_unix_nano(5);
-  }
-  return req.SerializeAsString();
-}
-
-const std::vector<std::pair<std::string, std::string>> kProto = {{"Content-Type", "application/x-protobuf"}};
-
-// Counts items in a file exporter's OTLP/JSON output (one request per line).
-struct Counts {
-  std::size_t log_records = 0, spans = 0, points = 0, lines = 0;
-  std::string bodies;
-};
-
-Counts count_file(const std::string& path) {
-  Counts c;
-  std::string text = read_file(path);
-  simdjson::dom::parser parser;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) break;  // a line still being written
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    simdjson::dom::element doc;
-    if (parser.parse(line).get(doc)) continue;
-    ++c.lines;
-    simdjson::dom::array arr;
-    if (!doc["resourceLogs"].get(arr)) {
-      for (auto rl : arr) {
-        for (auto sl : rl["scopeLogs"].get_array()) {
-          for (auto r : sl["logRecords"].get_array()) {
-            ++c.log_records;
-            std::string_view body;
-            if (!r["body"]["stringValue"].get(body)) c.bodies.append(body).append(",");
-          }
-        }
-      }
-    }
-    if (!doc["resourceSpans"].get(arr)) {
-      for (auto rs : arr) {
-        for (auto ss : rs["scopeSpans"].get_array()) c.spans += ss["spans"].get_array().size();
-      }
-    }
-    if (!doc["resourceMetrics"].get(arr)) {
-      for (auto rm : arr) {
-        for (auto sm : rm["scopeMetrics"].get_array()) {
-          for (auto m : sm["metrics"].get_array()) {
-            simdjson::dom::element data;
-            if (!m["sum"].get(data) || !m["gauge"].get(data)) c.points += data["dataPoints"].get_array().size();
-          }
-        }
-      }
-    }
-  }
-  return c;
-}
 
 class Agent {
  public:
@@ -291,9 +189,10 @@ TEST_CASE("SIGHUP with a valid new config switches to it") {
 
 TEST_CASE("the embedded default config runs with no --config") {
   TempDir dir;
-  auto http = free_port(), health = free_port(), metrics = free_port();
+  auto http = free_port(), grpc = free_port(), health = free_port(), metrics = free_port();
   Process p({VIGIL_BINARY},
             {{"VIGIL_OTLP_HTTP_ENDPOINT", "127.0.0.1:" + std::to_string(http)},
+             {"VIGIL_OTLP_GRPC_ENDPOINT", "127.0.0.1:" + std::to_string(grpc)},
              {"VIGIL_HEALTH_ENDPOINT", "127.0.0.1:" + std::to_string(health)},
              {"VIGIL_METRICS_ADDRESS", "127.0.0.1:" + std::to_string(metrics)},
              {"AWS_ACCESS_KEY_ID", ""}},
@@ -317,7 +216,8 @@ TEST_CASE("the command line") {
   CHECK(run({VIGIL_BINARY, "--help"}, out, err) == 0);
   CHECK(out.find("vigil validate") != std::string::npos);
   CHECK(run({VIGIL_BINARY, "components"}, out, err) == 0);
-  for (const char* type : {"otlp", "batch", "memory_limiter", "debug", "file", "forward", "health_check"}) {
+  for (const char* type : {"otlp", "otlphttp", "nop", "batch", "memory_limiter", "debug", "file", "forward",
+                           "health_check", "bearertokenauth"}) {
     CHECK(out.find(std::string(" ") + type + " ") != std::string::npos);
   }
   CHECK(run({VIGIL_BINARY, "--frobnicate"}, out, err) == 2);

@@ -1,6 +1,7 @@
 // OTLP codec throughput. Items are log records, spans or metric data points; bytes are the
 // encoded request size. Compare Vigil's encoder with libprotobuf serializing the same data,
-// both from prebuilt message objects and including building them from the model.
+// both from prebuilt message objects and including building them from the model; and the
+// OTLP/JSON decoder with the protobuf one on the same batches (bytes: the JSON text).
 
 #include <benchmark/benchmark.h>
 #include <google/protobuf/arena.h>
@@ -9,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "agent/otlp/json_decoder.hpp"
+#include "agent/otlp/json_encoder.hpp"
 #include "agent/otlp/proto_decoder.hpp"
 #include "agent/otlp/proto_encoder.hpp"
 #include "tests/support/otlp_proto_reference.hpp"
@@ -198,6 +201,25 @@ void BM_VigilDecode(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes.size()));
 }
 
+// The same batch as OTLP/JSON (as Vigil's JSON encoder writes it, like an SDK's JSON exporter
+// would: hex ids, 64-bit integers as strings) decoded with simdjson.
+template <model::Signal kSignal>
+void BM_VigilJsonDecode(benchmark::State& state) {
+  model::Batch source = make(kSignal);
+  const auto items = static_cast<std::int64_t>(source.item_count());
+  std::string json;
+  otlp::encode_json(source, json);
+  std::string error;
+  for (auto _ : state) {
+    model::Batch batch(kSignal);
+    if (!otlp::decode_json_export_request(kSignal, json, batch, error)) state.SkipWithError(error.c_str());
+    benchmark::DoNotOptimize(batch);
+  }
+  state.SetItemsProcessed(state.iterations() * items);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(json.size()));
+  state.counters["request_bytes"] = static_cast<double>(json.size());
+}
+
 template <model::Signal kSignal>
 struct RequestOf;
 template <>
@@ -275,18 +297,21 @@ BENCHMARK(BM_LibprotobufSerialize<kLogs>)->Name("LibprotobufSerialize/logs_1000"
 BENCHMARK(BM_LibprotobufBuildAndSerialize<kLogs>)->Name("LibprotobufBuildAndSerialize/logs_1000");
 BENCHMARK(BM_VigilDecode<kLogs>)->Name("VigilDecode/logs_1000");
 BENCHMARK(BM_LibprotobufParse<kLogs>)->Name("LibprotobufParse/logs_1000");
+BENCHMARK(BM_VigilJsonDecode<kLogs>)->Name("VigilJsonDecode/logs_1000");
 
 BENCHMARK(BM_VigilEncode<kTraces>)->Name("VigilEncode/spans_1000");
 BENCHMARK(BM_LibprotobufSerialize<kTraces>)->Name("LibprotobufSerialize/spans_1000");
 BENCHMARK(BM_LibprotobufBuildAndSerialize<kTraces>)->Name("LibprotobufBuildAndSerialize/spans_1000");
 BENCHMARK(BM_VigilDecode<kTraces>)->Name("VigilDecode/spans_1000");
 BENCHMARK(BM_LibprotobufParse<kTraces>)->Name("LibprotobufParse/spans_1000");
+BENCHMARK(BM_VigilJsonDecode<kTraces>)->Name("VigilJsonDecode/spans_1000");
 
 BENCHMARK(BM_VigilEncode<kMetrics>)->Name("VigilEncode/points_1000");
 BENCHMARK(BM_LibprotobufSerialize<kMetrics>)->Name("LibprotobufSerialize/points_1000");
 BENCHMARK(BM_LibprotobufBuildAndSerialize<kMetrics>)->Name("LibprotobufBuildAndSerialize/points_1000");
 BENCHMARK(BM_VigilDecode<kMetrics>)->Name("VigilDecode/points_1000");
 BENCHMARK(BM_LibprotobufParse<kMetrics>)->Name("LibprotobufParse/points_1000");
+BENCHMARK(BM_VigilJsonDecode<kMetrics>)->Name("VigilJsonDecode/points_1000");
 
 }  // namespace
 

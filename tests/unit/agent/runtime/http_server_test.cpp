@@ -8,8 +8,14 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/ssl/context.hpp>
+
 #include "agent/runtime/http_server.hpp"
+#include "agent/runtime/tls.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/http_test_support.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/tls_test_support.hpp"
 
 using namespace vigil;
 using namespace vigil::testing;
@@ -554,4 +560,240 @@ TEST_CASE("http server: request bodies in flight are bounded by max_inflight_bod
   REQUIRE(r9);
   CHECK(r9->result_int() == 200);
   CHECK(server.stats().inflight_body_bytes == 0);
+}
+
+// ---- TLS ----
+
+namespace {
+
+// Certificates in a temporary directory, an io_context, and server and client TLS settings.
+struct TlsSetup {
+  TempDir dir;
+  TestCertificates certs = make_test_certificates(dir.path());
+  IoRunner runner;
+
+  HttpServerOptions options(const std::string& client_ca_file = "", const std::string& min_version = "1.2") {
+    runtime::TlsServerSettings tls;
+    tls.cert_file = certs.server_cert_file;
+    tls.key_file = certs.server_key_file;
+    tls.client_ca_file = client_ca_file;
+    tls.min_version = min_version;
+    std::string error;
+    HttpServerOptions o = local_options();
+    o.tls = runtime::make_server_context(tls, error);
+    REQUIRE_MESSAGE(o.tls, error);
+    return o;
+  }
+  HttpsOptions client() const {
+    HttpsOptions o;
+    o.ca_file = certs.ca_file;
+    return o;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("http server over TLS: requests, keep-alive, and close_notify after Connection: close") {
+  TlsSetup t;
+  HttpServer server(t.runner.io(), t.options(), echo);
+  REQUIRE(server.start() == "");
+
+  auto r = https_request("POST", server.port(), "/v1/logs?x=1", t.client(), std::string(1000, 'a'),
+                         {{"X-Test", "yes"}});
+  CHECK_MESSAGE(r.status == 200, r.error);
+  CHECK(r.body == "POST /v1/logs?x=1 yes 1000");
+  CHECK(r.header("X-Seen-Path") == "/v1/logs");
+
+  HttpsConnection c(server.port(), t.client());
+  REQUIRE_MESSAGE(c.connected(), c.error());
+  auto r1 = c.request("GET", "/one");
+  auto r2 = c.request("POST", "/two", std::string(100000, 'b'));
+  CHECK(r1.status == 200);
+  CHECK(r1.body == "GET /one - 0");
+  CHECK(r2.status == 200);
+  CHECK(r2.body == "POST /two - 100000");
+  CHECK(r2.header("Connection") != "close");
+  CHECK(server.stats().connections == 1);  // both on one connection
+
+  auto r3 = c.request("GET", "/three", {}, {}, false);
+  CHECK(r3.status == 200);
+  CHECK(c.wait_closed() == HttpsConnection::Closed::kCloseNotify);
+  c.close();  // the client's close_notify ends the server's wait for it
+  CHECK(wait_until([&] { return server.stats().connections == 0; }, 1000ms));
+  CHECK(server.stats().failed_handshakes == 0);
+
+  // The certificate names localhost and 127.0.0.1, nothing else.
+  HttpsOptions wrong_name = t.client();
+  wrong_name.server_name = "example.com";
+  HttpsConnection misnamed(server.port(), wrong_name);
+  CHECK_FALSE(misnamed.connected());
+  CHECK(misnamed.error().find("handshake") == 0);
+  server.stop();
+}
+
+TEST_CASE("http server over TLS: plain HTTP and garbage fail cleanly, and the server keeps serving") {
+  TlsSetup t;
+  HttpServer server(t.runner.io(), t.options(), echo);
+  REQUIRE(server.start() == "");
+
+  // Plain HTTP is told so in plain HTTP, then the connection closes.
+  auto plain = http_request("GET", server.port(), "/");
+  CHECK(plain.status == 400);
+  CHECK(plain.body.find("HTTP request to an HTTPS server") != std::string::npos);
+  CHECK(wait_until([&] { return server.stats().failed_handshakes == 1; }));
+
+  // Bytes that are neither: a TLS alert at most, then the connection closes.
+  Client garbage(server.port());
+  REQUIRE(garbage.write_raw(std::string("\x16\x03\x01\x00\x05hello") + std::string(100, '\xff')));
+  bool closed = false;
+  for (int i = 0; i < 64 && !closed; ++i) closed = garbage.closed_by_peer();
+  CHECK(closed);
+  CHECK(wait_until([&] { return server.stats().failed_handshakes == 2; }));
+
+  auto r = https_request("GET", server.port(), "/after", t.client());
+  CHECK_MESSAGE(r.status == 200, r.error);
+  CHECK(wait_until([&] { return server.stats().connections == 0; }));
+  server.stop();
+}
+
+TEST_CASE("http server over TLS: a handshake that does not happen is bounded by read_timeout") {
+  TlsSetup t;
+  HttpServerOptions o = t.options();
+  o.read_timeout = 1s;
+  o.idle_timeout = 60s;
+  HttpServer server(t.runner.io(), o, echo);
+  REQUIRE(server.start() == "");
+
+  Client silent(server.port());
+  REQUIRE(silent.connected());
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(wait_until([&] { return server.stats().failed_handshakes == 1; }, 5000ms));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 900ms);
+  CHECK(silent.closed_by_peer());
+  CHECK(wait_until([&] { return server.stats().connections == 0; }));
+  server.stop();
+}
+
+TEST_CASE("http server over TLS: mTLS requires a client certificate from client_ca_file") {
+  TlsSetup t;
+  HttpServer server(t.runner.io(), t.options(t.certs.ca_file), echo);
+  REQUIRE(server.start() == "");
+
+  SUBCASE("no client certificate: refused") {
+    auto r = https_request("GET", server.port(), "/", t.client());
+    CHECK(r.status == 0);
+    CHECK(wait_until([&] { return server.stats().failed_handshakes == 1; }));
+  }
+  SUBCASE("a certificate from the configured CA: served") {
+    HttpsOptions c = t.client();
+    c.cert_file = t.certs.client_cert_file;
+    c.key_file = t.certs.client_key_file;
+    auto r = https_request("GET", server.port(), "/", c);
+    CHECK_MESSAGE(r.status == 200, r.error);
+    CHECK(server.stats().failed_handshakes == 0);
+  }
+  SUBCASE("a certificate from another CA: refused") {
+    HttpsOptions c = t.client();
+    c.cert_file = t.certs.other_client_cert_file;
+    c.key_file = t.certs.other_client_key_file;
+    auto r = https_request("GET", server.port(), "/", c);
+    CHECK(r.status == 0);
+    CHECK(wait_until([&] { return server.stats().failed_handshakes == 1; }));
+  }
+  SUBCASE("under TLS 1.2 as well") {
+    HttpsOptions c = t.client();
+    c.max_version = "1.2";
+    CHECK(https_request("GET", server.port(), "/", c).status == 0);
+    c.cert_file = t.certs.other_client_cert_file;
+    c.key_file = t.certs.other_client_key_file;
+    HttpsConnection other(server.port(), c);
+    CHECK_FALSE(other.connected());  // TLS 1.2: the client sees the refusal in the handshake
+    c.cert_file = t.certs.client_cert_file;
+    c.key_file = t.certs.client_key_file;
+    auto r = https_request("GET", server.port(), "/", c);
+    CHECK_MESSAGE(r.status == 200, r.error);
+    CHECK(wait_until([&] { return server.stats().failed_handshakes == 2; }));
+  }
+  // Whatever happened, the server goes on serving good clients.
+  HttpsOptions good = t.client();
+  good.cert_file = t.certs.client_cert_file;
+  good.key_file = t.certs.client_key_file;
+  CHECK(https_request("GET", server.port(), "/again", good).status == 200);
+  server.stop();
+}
+
+TEST_CASE("http server over TLS: min_version 1.3 refuses a TLS 1.2-only client") {
+  TlsSetup t;
+  HttpsOptions tls12 = t.client();
+  tls12.max_version = "1.2";
+  {
+    HttpServer server(t.runner.io(), t.options("", "1.3"), echo);
+    REQUIRE(server.start() == "");
+    auto r = https_request("GET", server.port(), "/", tls12);
+    CHECK(r.status == 0);
+    CHECK(r.error.find("handshake") == 0);
+    CHECK(wait_until([&] { return server.stats().failed_handshakes == 1; }));
+    auto r13 = https_request("GET", server.port(), "/", t.client());
+    CHECK_MESSAGE(r13.status == 200, r13.error);
+    server.stop();
+  }
+  // The default (1.2) serves that client.
+  HttpServer server(t.runner.io(), t.options(), echo);
+  REQUIRE(server.start() == "");
+  auto r = https_request("GET", server.port(), "/", tls12);
+  CHECK_MESSAGE(r.status == 200, r.error);
+  server.stop();
+}
+
+TEST_CASE("http server over TLS: limits answer as over plain HTTP") {
+  TlsSetup t;
+  HttpServerOptions o = t.options();
+  o.max_body_bytes = 1000;
+  o.max_connections = 1;
+  HttpServer server(t.runner.io(), o, echo);
+  REQUIRE(server.start() == "");
+
+  // Over max_body_bytes: 413 before the body is read; the client, still sending, reads it.
+  auto big = https_request("POST", server.port(), "/big", t.client(), std::string(2 * 1024 * 1024, 'x'));
+  CHECK_MESSAGE(big.status == 413, big.error);
+  CHECK(wait_until([&] { return server.stats().connections == 0; }));
+
+  // Over max_connections: 503 with Retry-After, after the handshake.
+  HttpsConnection held(server.port(), t.client());
+  REQUIRE(held.connected());
+  CHECK(held.request("GET", "/held").status == 200);
+  auto busy = https_request("GET", server.port(), "/busy", t.client());
+  CHECK_MESSAGE(busy.status == 503, busy.error);
+  CHECK(busy.header("Retry-After") == "1");
+  CHECK(server.stats().refused_connections == 1);
+  held.close();
+  CHECK(wait_until([&] { return server.stats().connections == 0; }));
+  CHECK(https_request("GET", server.port(), "/free", t.client()).status == 200);
+  CHECK(server.stats().failed_handshakes == 0);
+  server.stop();
+}
+
+TEST_CASE("http server over TLS: stop() ends idle connections with close_notify, at once") {
+  TlsSetup t;
+  std::atomic<int> handled{0};
+  HttpServer server(t.runner.io(), t.options(), [&](HttpRequest& r) {
+    ++handled;
+    return echo(r);
+  });
+  REQUIRE(server.start() == "");
+  HttpsConnection idle(server.port(), t.client());
+  REQUIRE(idle.connected());
+  CHECK(idle.request("GET", "/").status == 200);
+  Client handshaking(server.port());  // connected, no handshake yet
+  REQUIRE(handshaking.connected());
+  CHECK(wait_until([&] { return server.stats().connections == 2; }));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  server.stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 500ms);
+  CHECK(idle.wait_closed() == HttpsConnection::Closed::kCloseNotify);
+  CHECK(handshaking.closed_by_peer());
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  CHECK(handled == 1);
+  CHECK(server.stats().failed_handshakes == 0);  // closed by stop(), not failed
 }

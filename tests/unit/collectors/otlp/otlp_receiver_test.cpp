@@ -4,17 +4,29 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <google/protobuf/util/json_util.h>
+
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
+#include <tuple>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "agent/config/loader.hpp"
 #include "agent/config/schema.hpp"
 #include "collectors/otlp/otlp_receiver.hpp"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "tests/support/http_test_support.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/tls_test_support.hpp"
 
 using namespace vigil;
 using namespace vigil::testing;
@@ -166,10 +178,53 @@ long peak_rss_kb() {
   return u.ru_maxrss;
 }
 
+// A server authenticator extension: "authorization: Bearer s3cret" passes.
+class TokenAuth : public component::Extension, public component::ServerAuthenticator {
+ public:
+  Status start(component::Host&) override { return Status::ok(); }
+  void shutdown(component::Deadline) override {}
+  Status authenticate(const component::HeaderList& headers) const override {
+    ++calls;
+    for (const auto& [name, value] : headers) {
+      if (name == "authorization" && value == "Bearer s3cret") return Status::ok();
+    }
+    return Status::permanent("missing or wrong bearer token");
+  }
+  mutable std::atomic<int> calls{0};
+};
+
+// An extension that cannot authenticate.
+class PlainExtension : public component::Extension {
+ public:
+  Status start(component::Host&) override { return Status::ok(); }
+  void shutdown(component::Deadline) override {}
+};
+
+// A Host whose extensions are given by the test.
+class ExtHost : public component::Host {
+ public:
+  explicit ExtHost(net::io_context& io) : io_(io) {}
+  net::io_context& io_context() override { return io_; }
+  telemetry::Telemetry& telemetry() override { return telemetry_; }
+  component::Extension* extension(std::string_view id) override {
+    auto it = extensions.find(std::string(id));
+    return it == extensions.end() ? nullptr : it->second;
+  }
+  bool pipelines_ready() const override { return true; }
+  std::map<std::string, component::Extension*> extensions;
+
+ private:
+  net::io_context& io_;
+  telemetry::Telemetry telemetry_;
+};
+
 // A receiver on 127.0.0.1:<picked port> with consumers for every signal (unless told otherwise).
+// "auth/token" (TokenAuth) and "plain" (no authenticator) are available as extensions.
 struct Rig {
   explicit Rig(bool with_metrics = true, const std::function<void(collectors::OtlpHttpOptions&)>& tweak = {})
       : host(runner.io()) {
+    host.extensions["auth/token"] = &auth;
+    host.extensions["plain"] = &plain;
     collectors::OtlpHttpOptions http;
     http.endpoint = "127.0.0.1:0";
     http.max_request_body_size = kLimit;
@@ -178,9 +233,8 @@ struct Rig {
     options.http = http;
     component::SignalConsumers next{&traces, with_metrics ? &metrics : nullptr, &logs};
     receiver = std::make_unique<OtlpReceiver>("otlp", options, next, host.telemetry());
-    Status s = receiver->start(host);
-    REQUIRE(s.is_ok());
-    REQUIRE(receiver->http_port() != 0);
+    start_status = receiver->start(host);
+    if (start_status.is_ok()) REQUIRE(receiver->http_port() != 0);
   }
   ~Rig() { receiver->shutdown(component::Clock::now() + 1s); }
 
@@ -191,15 +245,111 @@ struct Rig {
     REQUIRE(c.connected());
     return c.request(http::verb::post, path, std::move(body), headers);
   }
+  std::optional<http::response<http::string_body>> send(
+      http::verb method, const std::string& path,
+      const std::vector<std::pair<std::string, std::string>>& headers) {
+    Client c(receiver->http_port());
+    REQUIRE(c.connected());
+    return c.request(method, path, {}, headers);
+  }
   double counter(const std::string& name) {
     return counter_value(host.telemetry(), name, {{"receiver", "otlp"}, {"transport", "http"}});
   }
+  double failed(const std::string& signal, const std::string& reason) {
+    return counter_value(
+        host.telemetry(), "vigil_receiver_failed_requests_total",
+        {{"receiver", "otlp"}, {"transport", "http"}, {"signal", signal}, {"reason", reason}});
+  }
 
   IoRunner runner;
-  FakeHost host;
+  ExtHost host;
+  TokenAuth auth;
+  PlainExtension plain;
   FakeConsumer traces, metrics, logs;
   std::unique_ptr<OtlpReceiver> receiver;
+  Status start_status;
 };
+
+// A google.rpc.Status error body, decoded with libprotobuf (independently of Vigil's codec).
+struct RpcError {
+  bool decoded = false;
+  int code = -1;
+  std::string message;
+  std::optional<std::chrono::milliseconds> retry_delay;
+};
+
+RpcError decode_status(const std::string& body, bool json) {
+  google::rpc::Status status;
+  RpcError out;
+  out.decoded =
+      json ? google::protobuf::util::JsonStringToMessage(body, &status).ok() : status.ParseFromString(body);
+  out.code = status.code();
+  out.message = status.message();
+  for (const auto& detail : status.details()) {
+    google::rpc::RetryInfo info;
+    if (detail.UnpackTo(&info)) {
+      out.retry_delay = std::chrono::milliseconds(info.retry_delay().seconds() * 1000 +
+                                                  info.retry_delay().nanos() / 1000000);
+    }
+  }
+  return out;
+}
+
+RpcError decode_status(const http::response<http::string_body>& r) {
+  const bool json = std::string((r)[http::field::content_type]) == "application/json";
+  return decode_status(r.body(), json);
+}
+
+const std::vector<std::pair<std::string, std::string>> kJson{{"Content-Type", "application/json"}};
+
+constexpr char kJsonLogs[] =
+    R"({"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}}]},)"
+    R"("scopeLogs":[{"scope":{"name":"test"},"logRecords":[{"timeUnixNano":"1000","severityNumber":9,)"
+    R"("body":{"stringValue":"order placed"}},{"timeUnixNano":1001,"body":{"stringValue":"paid"}},)"
+    R"({"body":{"intValue":"7"}}]}]}]})";
+constexpr char kJsonTraces[] =
+    R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5B8EFFF798038103D269B633813FC60C",)"
+    R"("spanId":"EEE19B7EC3C1B174","name":"GET /checkout","kind":2,"startTimeUnixNano":"1",)"
+    R"("endTimeUnixNano":"2"},{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175",)"
+    R"("parentSpanId":"eee19b7ec3c1b174","name":"SELECT"}]}]}]})";
+constexpr char kJsonMetrics[] =
+    R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"queue_depth","gauge":{"dataPoints":)"
+    R"([{"asDouble":1.5},{"asInt":"3"},{"asInt":4}]}}]}]}]})";
+
+// A TLS client for one request, verifying the server against `ca_file`; with a client
+// certificate when `cert_file` is given. std::nullopt when the handshake or the exchange fails.
+std::optional<http::response<http::string_body>> tls_post(std::uint16_t port, const std::string& ca_file,
+                                                          const std::string& cert_file,
+                                                          const std::string& key_file,
+                                                          const std::string& body) {
+  net::io_context io;
+  net::ssl::context ctx(net::ssl::context::tls_client);
+  ctx.load_verify_file(ca_file);
+  ctx.set_verify_mode(net::ssl::verify_peer);
+  if (!cert_file.empty()) {
+    ctx.use_certificate_chain_file(cert_file);
+    ctx.use_private_key_file(key_file, net::ssl::context::pem);
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+  beast::get_lowest_layer(stream).expires_after(5s);
+  beast::error_code ec;
+  beast::get_lowest_layer(stream).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return std::nullopt;
+  stream.handshake(net::ssl::stream_base::client, ec);
+  if (ec) return std::nullopt;
+  http::request<http::string_body> req{http::verb::post, "/v1/logs", 11};
+  req.set(http::field::host, "localhost");
+  req.set(http::field::content_type, "application/x-protobuf");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req, ec);
+  if (ec) return std::nullopt;
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  if (ec) return std::nullopt;
+  return res;
+}
 
 }  // namespace
 
@@ -290,7 +440,11 @@ TEST_CASE("otlp receiver: bad encodings") {
   r = rig.post("/v1/logs", truncated, headers);
   REQUIRE(r);
   CHECK(r->result_int() == 400);
-  CHECK(r->body().find("gzip") != std::string::npos);
+  CHECK((*r)[http::field::content_type] == "application/x-protobuf");
+  RpcError e = decode_status(*r);
+  CHECK(e.decoded);
+  CHECK(e.code == 3);  // INVALID_ARGUMENT
+  CHECK(e.message.find("gzip") != std::string::npos);
 
   headers.back().second = "zstd";
   r = rig.post("/v1/logs", "definitely not zstd", headers);
@@ -312,9 +466,14 @@ TEST_CASE("otlp receiver: decompression bombs get 413 without being inflated") {
     auto r = rig.post("/v1/logs", bomb, headers);
     REQUIRE(r);
     CHECK(r->result_int() == 413);
-    CHECK(r->body().find("after decompression") != std::string::npos);
+    RpcError e = decode_status(*r);
+    CHECK(e.decoded);
+    CHECK(e.code == 8);  // RESOURCE_EXHAUSTED
+    CHECK(e.message.find("after decompression") != std::string::npos);
+    CHECK_FALSE(e.retry_delay);
   }
   CHECK(rig.logs.calls() == 0);  // nothing reached the decoder's consumer
+  CHECK(rig.failed("logs", "too_large") == 2);
   // Inflating 100 MiB would show up in the peak; stopping at the 1 MiB limit does not.
   CHECK(peak_rss_kb() - rss_before < 30 * 1024);
 }
@@ -416,21 +575,78 @@ TEST_CASE("otlp receiver: max_inflight_bytes refuses a body that does not fit wi
   CHECK(big->result_int() == 413);
 }
 
-TEST_CASE("otlp receiver: garbage protobuf gets 400 with the decoder's message") {
+TEST_CASE("otlp receiver: garbage protobuf and JSON get 400 with a google.rpc.Status in their encoding") {
   Rig rig;
   auto r = rig.post("/v1/traces", "this is not a protobuf message");
   REQUIRE(r);
   CHECK(r->result_int() == 400);
-  CHECK(r->body().find("cannot decode the traces request") != std::string::npos);
+  CHECK((*r)[http::field::content_type] == "application/x-protobuf");
+  RpcError e = decode_status(r->body(), false);
+  CHECK(e.decoded);
+  CHECK(e.code == 3);
+  CHECK(e.message.find("cannot decode the traces request (protobuf)") != std::string::npos);
+
+  r = rig.post("/v1/logs", R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":)", kJson);
+  REQUIRE(r);
+  CHECK(r->result_int() == 400);
+  CHECK((*r)[http::field::content_type] == "application/json");
+  e = decode_status(r->body(), true);
+  CHECK(e.decoded);
+  CHECK(e.code == 3);
+  CHECK(e.message.find("cannot decode the logs request (JSON)") != std::string::npos);
+
   CHECK(rig.traces.calls() == 0);
+  CHECK(rig.logs.calls() == 0);
+  CHECK(rig.failed("traces", "invalid") == 1);
+  CHECK(rig.failed("logs", "invalid") == 1);
+}
+
+TEST_CASE("otlp receiver: OTLP/JSON logs, traces and metrics reach their consumers, answered in JSON") {
+  Rig rig;
+  auto r = rig.post("/v1/logs", kJsonLogs, kJson);
+  REQUIRE(r);
+  CHECK(r->result_int() == 200);
+  CHECK((*r)[http::field::content_type] == "application/json");
+  CHECK(r->body() == "{}");  // an ExportLogsServiceResponse without partial_success
+  CHECK(rig.logs.items() == 3);
+
+  r = rig.post("/v1/traces", kJsonTraces, {{"Content-Type", "application/json; charset=utf-8"}});
+  REQUIRE(r);
+  CHECK(r->result_int() == 200);
+  CHECK((*r)[http::field::content_type] == "application/json");
+  CHECK(rig.traces.items() == 2);
+
+  auto headers = kJson;
+  headers.emplace_back("Content-Encoding", "gzip");
+  r = rig.post("/v1/metrics", gzip(kJsonMetrics), headers);
+  REQUIRE(r);
+  CHECK(r->result_int() == 200);
+  CHECK(rig.metrics.items() == 3);
+
+  // An empty JSON request is a success too.
+  r = rig.post("/v1/logs", "{}", kJson);
+  REQUIRE(r);
+  CHECK(r->result_int() == 200);
+  CHECK(r->body() == "{}");
+  r = rig.post("/v1/logs", "", kJson);
+  REQUIRE(r);
+  CHECK(r->result_int() == 200);
+  CHECK((*r)[http::field::content_type] == "application/json");
+
+  CHECK(rig.counter("vigil_receiver_accepted_log_records_total") == 3);
+  CHECK(rig.counter("vigil_receiver_accepted_spans_total") == 2);
+  CHECK(rig.counter("vigil_receiver_accepted_metric_points_total") == 3);
 }
 
 TEST_CASE("otlp receiver: content type, method and path checks") {
   Rig rig(/*with_metrics=*/false);
-  auto r = rig.post("/v1/logs", "{}", {{"Content-Type", "application/json"}});
+  auto r = rig.post("/v1/logs", "<xml/>", {{"Content-Type", "application/xml"}});
   REQUIRE(r);
   CHECK(r->result_int() == 415);
-  CHECK(r->body().find("unsupported content type") != std::string::npos);
+  // Before the encoding is known the Collector answers in plain text; so does Vigil.
+  CHECK(std::string((*r)[http::field::content_type]).rfind("text/plain", 0) == 0);
+  CHECK(r->body().find("unsupported media type, supported: [application/json, application/x-protobuf]") !=
+        std::string::npos);
 
   r = rig.post("/v1/logs", logs_request(1, 1), {});
   REQUIRE(r);
@@ -441,10 +657,13 @@ TEST_CASE("otlp receiver: content type, method and path checks") {
   REQUIRE(r);
   CHECK(r->result_int() == 405);
   CHECK((*r)[http::field::allow] == "POST");
+  CHECK(std::string((*r)[http::field::content_type]).rfind("text/plain", 0) == 0);
+  CHECK(rig.failed("logs", "unsupported") == 3);
 
   r = rig.post("/v1/nothing", logs_request(1, 1));
   REQUIRE(r);
   CHECK(r->result_int() == 404);
+  CHECK(std::string((*r)[http::field::content_type]).rfind("text/plain", 0) == 0);
 
   // No pipeline takes metrics from this receiver.
   r = rig.post("/v1/metrics", metrics_request(1, 1));
@@ -475,17 +694,30 @@ TEST_CASE("otlp receiver: consumer results map to HTTP statuses and counters") {
   CHECK(r->result_int() == 503);
   CHECK((*r)["Retry-After"] == "1");
 
+  RpcError e = decode_status(*r);
+  CHECK(e.decoded);
+  CHECK(e.code == 14);  // UNAVAILABLE
+  CHECK(e.message == "queue full");
+  CHECK(e.retry_delay == std::chrono::milliseconds(1000));
+
   rig.logs.set_status(Status::retryable("queue full", 2500ms));
   r = rig.post("/v1/logs", logs_request(1, 2));
   REQUIRE(r);
   CHECK(r->result_int() == 503);
   CHECK((*r)["Retry-After"] == "3");
+  e = decode_status(*r);
+  CHECK(e.decoded);
+  CHECK(e.retry_delay == std::chrono::milliseconds(2500));  // the exact hint in RetryInfo
 
   rig.logs.set_status(Status::permanent("attribute limit exceeded"));
   r = rig.post("/v1/logs", logs_request(1, 4));
   REQUIRE(r);
   CHECK(r->result_int() == 400);
-  CHECK(r->body().find("attribute limit exceeded") != std::string::npos);
+  e = decode_status(*r);
+  CHECK(e.decoded);
+  CHECK(e.code == 3);
+  CHECK(e.message == "attribute limit exceeded");
+  CHECK_FALSE(e.retry_delay);
 
   CHECK(rig.counter("vigil_receiver_refused_log_records_total") == 9);
   CHECK(rig.counter("vigil_receiver_accepted_log_records_total") == 0);
@@ -550,6 +782,244 @@ TEST_CASE("otlp receiver: start fails with the bind error when the port is taken
   CHECK(s.is_permanent());
   CHECK(s.message() == "listen on " + http.endpoint + ": Address already in use");
   second.shutdown(component::Clock::now());
+}
+
+TEST_CASE("otlp receiver: a retryable result over JSON is a JSON google.rpc.Status with RetryInfo") {
+  Rig rig;
+  rig.traces.set_status(Status::retryable("memory limit reached", 4200ms));
+  auto r = rig.post("/v1/traces", kJsonTraces, kJson);
+  REQUIRE(r);
+  CHECK(r->result_int() == 503);
+  CHECK((*r)["Retry-After"] == "5");
+  CHECK((*r)[http::field::content_type] == "application/json");
+  RpcError e = decode_status(r->body(), true);
+  CHECK(e.decoded);
+  CHECK(e.code == 14);
+  CHECK(e.message == "memory limit reached");
+  CHECK(e.retry_delay == std::chrono::milliseconds(4200));
+  CHECK(rig.counter("vigil_receiver_refused_spans_total") == 2);
+}
+
+TEST_CASE("otlp receiver: CORS preflight and actual requests") {
+  Rig rig(true, [](collectors::OtlpHttpOptions& o) {
+    o.cors.allowed_origins = {"https://*.example.com", "http://localhost:3000"};
+    o.cors.allowed_headers = {"X-Tenant"};
+    o.cors.max_age = 7200;
+  });
+  const auto preflight = [&](const std::string& origin, const std::string& method,
+                             const std::string& headers) {
+    std::vector<std::pair<std::string, std::string>> h{{"Origin", origin},
+                                                       {"Access-Control-Request-Method", method}};
+    if (!headers.empty()) h.emplace_back("Access-Control-Request-Headers", headers);
+    auto r = rig.send(http::verb::options, "/v1/traces", h);
+    REQUIRE(r);
+    return *r;
+  };
+
+  SUBCASE("an allowed origin's preflight") {
+    auto r = preflight("https://app.example.com", "POST", "content-type, X-Tenant");
+    CHECK(r.result_int() == 204);
+    CHECK(r["Access-Control-Allow-Origin"] == "https://app.example.com");
+    CHECK(r["Access-Control-Allow-Methods"] == "POST");
+    CHECK(r["Access-Control-Allow-Headers"] == "content-type, x-tenant");
+    CHECK(r["Access-Control-Allow-Credentials"] == "true");
+    CHECK(r["Access-Control-Max-Age"] == "7200");
+    CHECK(std::string(r["Vary"]).find("Origin") != std::string::npos);
+    // Exact origins match too, case aside.
+    r = preflight("HTTP://LOCALHOST:3000", "post", "");
+    CHECK(r["Access-Control-Allow-Origin"] == "HTTP://LOCALHOST:3000");
+    CHECK(r.find("Access-Control-Allow-Headers") == r.end());
+  }
+  SUBCASE("refused preflights carry no Access-Control-Allow-* header") {
+    for (const auto& [origin, method, headers] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"https://evil.com", "POST", "content-type"},
+             {"https://example.com.evil.com", "POST", ""},  // the wildcard stays inside its pattern
+             {"https://app.example.com", "DELETE", ""},
+             {"https://app.example.com", "POST", "content-type, x-secret"},
+         }) {
+      CAPTURE(origin);
+      CAPTURE(method);
+      CAPTURE(headers);
+      auto r = preflight(origin, method, headers);
+      CHECK(r.result_int() == 204);
+      CHECK(r.find("Access-Control-Allow-Origin") == r.end());
+      CHECK(r.find("Access-Control-Allow-Methods") == r.end());
+    }
+    CHECK(rig.traces.calls() == 0);
+  }
+  SUBCASE("actual requests") {
+    auto headers = kJson;
+    headers.emplace_back("Origin", "https://shop.example.com");
+    auto r = rig.post("/v1/traces", kJsonTraces, headers);
+    REQUIRE(r);
+    CHECK(r->result_int() == 200);
+    CHECK((*r)["Access-Control-Allow-Origin"] == "https://shop.example.com");
+    CHECK((*r)["Access-Control-Allow-Credentials"] == "true");
+    CHECK(std::string((*r)["Vary"]).find("Origin") != std::string::npos);
+
+    // Errors carry the headers too, so the browser lets the page read them.
+    r = rig.post("/v1/traces", "{", headers);
+    REQUIRE(r);
+    CHECK(r->result_int() == 400);
+    CHECK((*r)["Access-Control-Allow-Origin"] == "https://shop.example.com");
+
+    headers.back().second = "https://evil.com";
+    r = rig.post("/v1/traces", kJsonTraces, headers);
+    REQUIRE(r);
+    CHECK(r->result_int() == 200);  // CORS is the browser's to enforce; the server only withholds the headers
+    CHECK(r->find("Access-Control-Allow-Origin") == r->end());
+    CHECK(r->find("Access-Control-Allow-Credentials") == r->end());
+    CHECK(rig.traces.items() == 4);
+  }
+}
+
+TEST_CASE("otlp receiver: CORS with \"*\", and without cors") {
+  {
+    Rig rig(true, [](collectors::OtlpHttpOptions& o) { o.cors.allowed_origins = {"*"}; });
+    auto r = rig.send(http::verb::options, "/v1/logs",
+                      {{"Origin", "https://anything.test"},
+                       {"Access-Control-Request-Method", "POST"},
+                       {"Access-Control-Request-Headers", "Content-Type"}});
+    REQUIRE(r);
+    CHECK(r->result_int() == 204);
+    CHECK((*r)["Access-Control-Allow-Origin"] == "https://anything.test");
+    CHECK((*r)["Access-Control-Allow-Headers"] == "content-type");
+    CHECK(r->find("Access-Control-Max-Age") == r->end());  // max_age 0
+    // Without allowed_headers, X-Requested-With is allowed as well; other headers are not.
+    r = rig.send(http::verb::options, "/v1/logs",
+                 {{"Origin", "https://a.test"},
+                  {"Access-Control-Request-Method", "POST"},
+                  {"Access-Control-Request-Headers", "x-requested-with"}});
+    REQUIRE(r);
+    CHECK((*r)["Access-Control-Allow-Origin"] == "https://a.test");
+    r = rig.send(http::verb::options, "/v1/logs",
+                 {{"Origin", "https://a.test"},
+                  {"Access-Control-Request-Method", "POST"},
+                  {"Access-Control-Request-Headers", "content-encoding"}});
+    REQUIRE(r);
+    CHECK(r->find("Access-Control-Allow-Origin") == r->end());
+  }
+  {
+    Rig rig(true, [](collectors::OtlpHttpOptions& o) { o.cors.allowed_headers = {"*"}; });  // no origins: off
+    auto r = rig.send(http::verb::options, "/v1/logs",
+                      {{"Origin", "https://a.test"}, {"Access-Control-Request-Method", "POST"}});
+    REQUIRE(r);
+    CHECK(r->result_int() == 405);
+    CHECK(r->find("Access-Control-Allow-Origin") == r->end());
+  }
+}
+
+TEST_CASE("otlp receiver: auth.authenticator") {
+  Rig rig(true, [](collectors::OtlpHttpOptions& o) {
+    o.authenticator = "auth/token";
+    o.cors.allowed_origins = {"https://app.test"};
+  });
+  REQUIRE(rig.start_status.is_ok());
+
+  auto r = rig.post("/v1/logs", logs_request(1, 2));
+  REQUIRE(r);
+  CHECK(r->result_int() == 401);
+  CHECK((*r)[http::field::content_type] == "application/x-protobuf");
+  RpcError e = decode_status(*r);
+  CHECK(e.decoded);
+  CHECK(e.code == 16);  // UNAUTHENTICATED
+  CHECK(e.message == "missing or wrong bearer token");
+
+  auto headers = kJson;
+  headers.emplace_back("Authorization", "Bearer wrong");
+  r = rig.post("/v1/logs", kJsonLogs, headers);
+  REQUIRE(r);
+  CHECK(r->result_int() == 401);
+  CHECK((*r)[http::field::content_type] == "application/json");
+  CHECK(decode_status(r->body(), true).code == 16);
+
+  // Authentication comes first: without a content type the answer is a JSON Status.
+  r = rig.post("/v1/logs", "x", {});
+  REQUIRE(r);
+  CHECK(r->result_int() == 401);
+  CHECK(decode_status(r->body(), true).code == 16);
+  CHECK(rig.logs.calls() == 0);
+  CHECK(rig.failed("logs", "unauthorized") == 3);
+
+  headers.back().second = "Bearer s3cret";
+  r = rig.post("/v1/logs", kJsonLogs, headers);
+  REQUIRE(r);
+  CHECK(r->result_int() == 200);
+  CHECK(rig.logs.items() == 3);
+
+  // A preflight carries no credentials and is not authenticated.
+  const int auth_calls = rig.auth.calls.load();
+  r = rig.send(http::verb::options, "/v1/logs",
+               {{"Origin", "https://app.test"}, {"Access-Control-Request-Method", "POST"}});
+  REQUIRE(r);
+  CHECK(r->result_int() == 204);
+  CHECK((*r)["Access-Control-Allow-Origin"] == "https://app.test");
+  CHECK(rig.auth.calls.load() == auth_calls);
+}
+
+TEST_CASE("otlp receiver: without authenticator every request passes; a missing one fails start") {
+  {
+    Rig rig;
+    auto r = rig.post("/v1/logs", logs_request(1, 1));
+    REQUIRE(r);
+    CHECK(r->result_int() == 200);
+    CHECK(rig.auth.calls.load() == 0);
+  }
+  {
+    Rig rig(true, [](collectors::OtlpHttpOptions& o) { o.authenticator = "bearertokenauth/missing"; });
+    CHECK(rig.start_status.is_permanent());
+    CHECK(rig.start_status.message().find("bearertokenauth/missing") != std::string::npos);
+    CHECK(rig.start_status.message().find("protocols.http.auth.authenticator") == 0);
+    CHECK(rig.receiver->http_port() == 0);
+  }
+  {
+    Rig rig(true, [](collectors::OtlpHttpOptions& o) { o.authenticator = "plain"; });
+    CHECK(rig.start_status.is_permanent());
+    CHECK(rig.start_status.message().find("cannot authenticate") != std::string::npos);
+  }
+}
+
+TEST_CASE("otlp receiver: TLS and mTLS") {
+  TempDir dir;
+  const TestCertificates certs = make_test_certificates(dir.path());
+  {
+    Rig rig(true, [&](collectors::OtlpHttpOptions& o) {
+      o.tls = runtime::TlsServerSettings{certs.server_cert_file, certs.server_key_file, "", "1.2"};
+    });
+    REQUIRE(rig.start_status.is_ok());
+    auto r = tls_post(rig.receiver->http_port(), certs.ca_file, "", "", logs_request(1, 2));
+    REQUIRE(r);
+    CHECK(r->result_int() == 200);
+    CHECK(rig.logs.items() == 2);
+    // A plain-text client gets nothing useful from a TLS port.
+    Client plain(rig.receiver->http_port());
+    auto p = plain.request(http::verb::post, "/v1/logs", logs_request(1, 1), kProtobuf);
+    CHECK((!p || p->result_int() != 200));
+    CHECK(rig.logs.items() == 2);
+  }
+  {
+    Rig rig(true, [&](collectors::OtlpHttpOptions& o) {
+      o.tls = runtime::TlsServerSettings{certs.server_cert_file, certs.server_key_file, certs.ca_file, "1.2"};
+    });
+    REQUIRE(rig.start_status.is_ok());
+    const std::uint16_t port = rig.receiver->http_port();
+    auto r = tls_post(port, certs.ca_file, certs.client_cert_file, certs.client_key_file, logs_request(1, 3));
+    REQUIRE(r);
+    CHECK(r->result_int() == 200);
+    CHECK_FALSE(tls_post(port, certs.ca_file, "", "", logs_request(1, 1)));  // no client certificate
+    CHECK_FALSE(tls_post(port, certs.ca_file, certs.other_client_cert_file, certs.other_client_key_file,
+                         logs_request(1, 1)));  // signed by another CA
+    CHECK(rig.logs.items() == 3);
+  }
+  {
+    Rig rig(true, [&](collectors::OtlpHttpOptions& o) {
+      o.tls = runtime::TlsServerSettings{dir.file("missing.pem"), certs.server_key_file, "", "1.2"};
+    });
+    CHECK(rig.start_status.is_permanent());
+    CHECK(rig.start_status.message().find("protocols.http.tls") == 0);
+    CHECK(rig.start_status.message().find("missing.pem") != std::string::npos);
+  }
 }
 
 namespace {
@@ -617,12 +1087,85 @@ TEST_CASE("otlp receiver factory: config validation and defaults") {
     Checked c2 = check_config(f, "protocols:\n  http:\n    max_inflight_bytes: 0\n");
     CHECK(c2.errors.size() == 1);
   }
-  SUBCASE("grpc is not supported yet") {
-    Checked c = check_config(f, "protocols:\n  grpc:\n    endpoint: 127.0.0.1:4317\n  http:\n");
+  SUBCASE("grpc with defaults, and with options") {
+    Checked c = check_config(f, "protocols:\n  grpc:\n");
+    CHECK(c.errors.empty());
+    config::Settings settings(&f.schema, &c.node, {});
+    auto o = collectors::read_otlp_receiver_options(settings);
+    CHECK_FALSE(o.http);
+    REQUIRE(o.grpc);
+    CHECK(o.grpc->endpoint == "127.0.0.1:4317");
+    CHECK(o.grpc->max_recv_msg_size == 4u * 1024 * 1024);
+    CHECK(o.grpc->max_concurrent_streams == 0);
+    CHECK_FALSE(o.grpc->tls);
+    CHECK(o.grpc->authenticator.empty());
+
+    Checked c2 =
+        check_config(f,
+                     "protocols:\n  grpc:\n    endpoint: 0.0.0.0:14317\n    max_recv_msg_size_mib: 16\n"
+                     "    max_concurrent_streams: 100\n    auth:\n      authenticator: bearertokenauth\n"
+                     "    tls:\n      cert_file: s.pem\n      key_file: s.key\n"
+                     "      client_ca_file: ca.pem\n");
+    CHECK(c2.errors.empty());
+    config::Settings s2(&f.schema, &c2.node, {});
+    auto o2 = collectors::read_otlp_receiver_options(s2);
+    REQUIRE(o2.grpc);
+    CHECK(o2.grpc->endpoint == "0.0.0.0:14317");
+    CHECK(o2.grpc->max_recv_msg_size == 16u * 1024 * 1024);
+    CHECK(o2.grpc->max_concurrent_streams == 100);
+    CHECK(o2.grpc->authenticator == "bearertokenauth");
+    REQUIRE(o2.grpc->tls);
+    CHECK(o2.grpc->tls->cert_file == "s.pem");
+    CHECK(o2.grpc->tls->key_file == "s.key");
+    CHECK(o2.grpc->tls->client_ca_file == "ca.pem");
+  }
+  SUBCASE("http tls, auth and cors") {
+    Checked c = check_config(f,
+                             "protocols:\n  http:\n    auth:\n      authenticator: bearertokenauth/in\n"
+                             "    tls:\n      cert_file: s.pem\n      key_file: s.key\n"
+                             "    cors:\n      allowed_origins: [\"https://*.example.com\"]\n"
+                             "      allowed_headers: [X-Tenant]\n      max_age: 600\n");
+    CHECK(c.errors.empty());
+    config::Settings settings(&f.schema, &c.node, {});
+    auto o = collectors::read_otlp_receiver_options(settings);
+    REQUIRE(o.http);
+    CHECK(o.http->authenticator == "bearertokenauth/in");
+    REQUIRE(o.http->tls);
+    CHECK(o.http->tls->cert_file == "s.pem");
+    CHECK(o.http->tls->min_version == "1.2");
+    CHECK(o.http->cors.allowed_origins == std::vector<std::string>{"https://*.example.com"});
+    CHECK(o.http->cors.allowed_headers == std::vector<std::string>{"X-Tenant"});
+    CHECK(o.http->cors.max_age == 600);
+    CHECK_FALSE(o.grpc);
+  }
+  SUBCASE("auth needs an authenticator") {
+    Checked c = check_config(f, "protocols:\n  http:\n    auth: {}\n");
+    CHECK(c.errors.size() == 1);
+  }
+  SUBCASE("grpc tls min_version 1.3 is refused with a reason") {
+    Checked c = check_config(f,
+                             "protocols:\n  grpc:\n    tls:\n      cert_file: s.pem\n      key_file: s.key\n"
+                             "      min_version: \"1.3\"\n");
     REQUIRE(c.errors.size() == 1);
-    CHECK(c.errors[0].message ==
-          "protocols.grpc is not supported yet (coming with the OTLP issue); use protocols.http");
-    CHECK(c.errors[0].location.line == 2);
+    CHECK(c.errors[0].message.find("min_version 1.3 is not supported") != std::string::npos);
+  }
+  SUBCASE("grpc and http on one port") {
+    Checked c = check_config(f,
+                             "protocols:\n  grpc:\n    endpoint: 0.0.0.0:4317\n  http:\n"
+                             "    endpoint: 127.0.0.1:4317\n");
+    REQUIRE(c.errors.size() == 1);
+    CHECK(c.errors[0].message.find("same port") != std::string::npos);
+    CHECK(c.errors[0].location.line == 3);
+    Checked ok = check_config(
+        f, "protocols:\n  grpc:\n    endpoint: 127.0.0.1:0\n  http:\n    endpoint: 127.0.0.1:0\n");
+    CHECK(ok.errors.empty());
+  }
+  SUBCASE("bad grpc endpoint and message size") {
+    Checked c = check_config(f, "protocols:\n  grpc:\n    endpoint: \"::1:4317\"\n");
+    REQUIRE(c.errors.size() == 1);
+    CHECK(c.errors[0].message.find("brackets") != std::string::npos);
+    Checked c2 = check_config(f, "protocols:\n  grpc:\n    max_recv_msg_size_mib: 0\n");
+    CHECK(c2.errors.size() == 1);
   }
   SUBCASE("no protocol") {
     Checked c = check_config(f, "protocols:\n");
@@ -637,8 +1180,10 @@ TEST_CASE("otlp receiver factory: config validation and defaults") {
     CHECK(c.errors[1].message.find("must start with '/'") != std::string::npos);
   }
   SUBCASE("unknown keys are errors") {
-    Checked c = check_config(f, "protocols:\n  http:\n    cors: {}\n");
+    Checked c = check_config(f, "protocols:\n  http:\n    include_metadata: true\n");
     CHECK(c.errors.size() == 1);
+    Checked c2 = check_config(f, "protocols:\n  grpc:\n    keepalive: {}\n");
+    CHECK(c2.errors.size() == 1);
   }
 }
 

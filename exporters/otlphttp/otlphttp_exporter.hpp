@@ -1,0 +1,114 @@
+#pragma once
+// The `otlphttp` exporter: OTLP over HTTP/1.1 or HTTP/2 (protobuf or JSON) with libcurl, with the
+// option names and defaults of the Collector's exporter/otlphttpexporter and config/confighttp
+// (see README.md). Each batch is one POST of an Export{Trace,Metrics,Logs}ServiceRequest,
+// compressed by the exporter itself (gzip, zstd, deflate or none). The server's answer becomes a
+// component::Status with the OTLP retry rules of exporters/otlp/export_status.hpp; the runtime's
+// exporter helper queues and retries (sending_queue, retry_on_failure).
+//
+// Ownership and threads: one OtlpHttpExporter per (exporter ID, signal). send() is called from up
+// to sending_queue.num_consumers threads at once and blocks until the server answered or
+// `timeout` passed. Each concurrent send() uses its own libcurl easy handle from a small pool
+// (handles and their buffers are reused, and with them the keep-alive connection each one holds),
+// so there are at most as many connections as concurrent senders. start() and shutdown() come
+// from the control thread and never run concurrently with send() (the exporter helper guarantees
+// it). The authenticator extension found at start() must outlive the exporter (extensions start
+// first and stop last).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/component/auth.hpp"
+#include "agent/component/component.hpp"
+#include "agent/component/factory.hpp"
+#include "agent/otlp/response.hpp"
+#include "agent/runtime/tls.hpp"
+
+namespace prometheus {
+class Counter;
+}
+
+namespace vigil::exporters {
+
+struct OtlpHttpExporterOptions {
+  enum class Compression { kNone, kGzip, kZstd, kDeflate };
+
+  std::string endpoint;  // base URL; /v1/traces, /v1/metrics, /v1/logs are appended
+  std::string traces_endpoint;   // full URLs that replace endpoint for one signal
+  std::string metrics_endpoint;
+  std::string logs_endpoint;
+  std::vector<std::pair<std::string, std::string>> headers;
+  Compression compression = Compression::kGzip;
+  otlp::Encoding encoding = otlp::Encoding::kProtobuf;
+  std::chrono::nanoseconds timeout = std::chrono::seconds(30);  // whole request; 0: none
+  runtime::TlsClientSettings tls;  // used for https:// URLs (`insecure` is ignored: the scheme decides)
+  std::string proxy_url;           // non-empty: every request goes through it (environment ignored)
+  std::string authenticator;       // auth.authenticator: extension ID, "" for none
+  std::chrono::nanoseconds idle_conn_timeout = std::chrono::seconds(90);  // 0: no limit
+  bool disable_keep_alives = false;
+};
+
+OtlpHttpExporterOptions read_otlphttp_exporter_options(const config::Settings& settings);
+
+// The URL a signal is sent to: its <signal>_endpoint, else endpoint + "/v1/<signal>" (no doubled
+// slash when endpoint ends with '/'), else "" (the exporter then fails to start for that signal).
+std::string otlphttp_signal_url(const OtlpHttpExporterOptions& options, model::Signal signal);
+
+// The proxy settings of the process environment, read as Go's net/http (and so the Collector)
+// reads them: HTTP_PROXY before http_proxy, HTTPS_PROXY before https_proxy, NO_PROXY before
+// no_proxy (the first one that is set and not empty wins).
+struct ProxyEnvironment {
+  std::string http_proxy;
+  std::string https_proxy;
+  std::string no_proxy;
+  static ProxyEnvironment from_process();
+};
+
+// The proxy a request to `url` uses with the environment `env`, Go's rules: https:// URLs use
+// https_proxy and http:// URLs http_proxy (no fall-back from one to the other); "localhost" and
+// loopback addresses are never proxied; no_proxy is a comma-separated list of "*", IP addresses,
+// CIDR ranges ("10.0.0.0/8"), and domain names ("example.com" matches it and its subdomains,
+// ".example.com" and "*.example.com" only subdomains), each optionally with ":port". A proxy
+// without a scheme gets "http://". Returns "" for a direct connection.
+std::string proxy_for_url(const std::string& url, const ProxyEnvironment& env);
+
+struct OtlpHttpConnections;  // libcurl easy handles, their buffers, the request settings (.cpp)
+
+class OtlpHttpExporter : public component::Sender {
+ public:
+  OtlpHttpExporter(OtlpHttpExporterOptions options, std::string id, model::Signal signal,
+                   telemetry::Telemetry& telemetry);
+  ~OtlpHttpExporter() override;
+
+  // Permanent errors: no URL for this signal, unreadable TLS files, an invalid proxy in the
+  // environment, a missing authenticator extension, libcurl that cannot initialise.
+  component::Status start(component::Host& host) override;
+  // Closes the connections. Safe without start(); never concurrent with send().
+  void shutdown(component::Deadline deadline) override;
+  // Encodes, compresses and POSTs the batch; returns when the server answered or `timeout`
+  // passed. Retryable: HTTP 429/502/503/504 (with the server's Retry-After), connection failures
+  // and timeouts, credentials not available yet. Permanent: every other 3xx/4xx/5xx (with the
+  // server's google.rpc.Status message). A 2xx is OK; a partial success in it is logged and its
+  // rejected items counted, never retried.
+  component::Status send(const model::Batch& batch) override;
+
+  const std::string& url() const { return url_; }
+
+ private:
+  const OtlpHttpExporterOptions options_;
+  const std::string id_;
+  const model::Signal signal_;
+  const std::string url_;          // as configured
+  std::string display_url_;        // without credentials or query, for messages
+  prometheus::Counter* rejected_;  // vigil_exporter_rejected_<items>_total{exporter}
+  const component::ClientAuthenticator* auth_ = nullptr;
+  std::unique_ptr<OtlpHttpConnections> connections_;  // set by start(), reset by shutdown()
+};
+
+component::Factory otlphttp_exporter_factory();
+
+}  // namespace vigil::exporters
