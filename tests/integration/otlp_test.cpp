@@ -326,7 +326,11 @@ TEST_CASE("faults: bombs, malformed bodies and vanishing clients get answers and
     // thread, so the peak can reach a few times the limit; unbounded it would be 200 MiB per
     // request. Measured here: about 90 MiB above the start.
     INFO("peak RSS before " << rss_before << " after " << gateway.peak_rss());
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    // Only without sanitizers: ASan's quarantine keeps freed memory on purpose (and the agent
+    // is built like this test), which says nothing about Vigil's bound.
     CHECK(gateway.peak_rss() < rss_before + 128 * 1024 * 1024);
+#endif
     CHECK(http_request("POST", http_port, "/v1/logs", logs_request(1, "after-bomb"), kProto).status == 200);
   }
   SUBCASE("malformed protobuf and malformed JSON get 400 with a message") {
