@@ -38,7 +38,6 @@ using component::Status;
 
 namespace {
 
-constexpr std::string_view kComponent = "exporter/otlp";
 // gRPC's reconnect backoff grows to 120 s by default; after a long outage the channel would wait
 // that long before trying the recovered backend again, while retry_on_failure tries every 30 s.
 constexpr int kMaxReconnectBackoffMs = 30'000;
