@@ -2,9 +2,11 @@
 
 #include "agent/connectors/forward/forward_connector.hpp"
 #include "agent/extensions/bearertokenauth/bearertokenauth.hpp"
+#include "agent/extensions/file_storage/file_storage.hpp"
 #include "agent/extensions/health_check/health_check.hpp"
 #include "agent/processors/batch/batch_processor.hpp"
 #include "agent/processors/memory_limiter/memory_limiter.hpp"
+#include "collectors/filelog/filelog_receiver.hpp"
 #include "collectors/otlp/otlp_receiver.hpp"
 #include "exporters/debug/debug_exporter.hpp"
 #include "exporters/file/file_exporter.hpp"
@@ -17,6 +19,7 @@ namespace vigil {
 std::vector<component::Factory> builtin_factories() {
   return {
       // receivers
+      collectors::filelog_receiver_factory(),
       collectors::otlp_receiver_factory(),
       // processors
       processors::batch_processor_factory(),
@@ -31,6 +34,7 @@ std::vector<component::Factory> builtin_factories() {
       connectors::forward_connector_factory(),
       // extensions
       extensions::bearertokenauth_extension_factory(),
+      extensions::file_storage_extension_factory(),
       extensions::health_check_extension_factory(),
   };
 }

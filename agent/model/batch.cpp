@@ -436,6 +436,10 @@ Batch Batch::share() const {
   return b;
 }
 
+AnyValue copy_value(Arena& arena, const AnyValue& value) { return Copier(arena).value(value); }
+
+Attributes copy_attributes(Arena& arena, const Attributes& attributes) { return Copier(arena).attrs(attributes); }
+
 Batch Batch::deep_copy() const {
   Batch b(signal_);
   Copier c(*b.arena_);

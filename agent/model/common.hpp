@@ -87,6 +87,11 @@ inline void set_attribute(Arena& arena, Attributes& attrs, std::string_view key,
   attrs.push_back(arena, KeyValue{key, value});
 }
 
+// Deep copies into `arena` (strings, arrays and kvlists included), for values that must outlive
+// the arena they were built in. Defined in batch.cpp.
+AnyValue copy_value(Arena& arena, const AnyValue& value);
+Attributes copy_attributes(Arena& arena, const Attributes& attributes);
+
 using TraceId = std::array<std::uint8_t, 16>;
 using SpanId = std::array<std::uint8_t, 8>;
 
