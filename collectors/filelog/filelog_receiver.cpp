@@ -243,7 +243,7 @@ class FilelogReceiver::Reader final : public filelog::LineSink {
     entry.record.body = options_.body_as_bytes ? model::AnyValue::bytes(line.text)
                                                           : model::AnyValue::string(line.text);
     // Room for what parsers add, so most records never reallocate their attributes.
-    entry.record.attributes.reserve(arena, state.attributes.size() + 8);
+    entry.record.attributes.reserve(arena, state.attributes.size() + 12);
     for (const model::KeyValue& kv : state.attributes) entry.record.attributes.push_back(arena, kv);
     if (line.truncated) entry.record.attributes.push_back(arena, {filelog::kTruncatedAttribute, model::AnyValue::boolean(true)});
     // Operators may replace a resource attribute in place, so a non-empty template is copied;
@@ -326,7 +326,8 @@ class FilelogReceiver::Reader final : public filelog::LineSink {
     if (rls.empty() || !same_attributes(rls.back().resource.attributes, e.resource)) {
       model::ResourceLogs& rl = rls.emplace_back(arena);
       rl.resource.attributes = e.resource;
-      rl.scope_logs.emplace_back(arena);
+      // Most batches hold one resource: room for a whole batch at once, not doubling copies.
+      rl.scope_logs.emplace_back(arena).log_records.reserve(arena, rls.size() == 1 ? options_.max_batch_records : 64);
     }
     rls.back().scope_logs.back().log_records.push_back(arena, e.record);
     ++batch_records_;
