@@ -1041,7 +1041,9 @@ TEST_CASE("tailer: a writer thread appends while the tailer reads") {
       FAIL("line " << i << " is \"" << h.sink.lines[static_cast<std::size_t>(i)].text << "\"");
     }
   }
-  CHECK(h.tailer.stats().rotations == 1);
+  // A poll that falls between the rename and the create sees the path gone (the old file read to
+  // its end as deleted) and then a new file: no rotation is counted then. Never more than one.
+  CHECK(h.tailer.stats().rotations <= 1);
 }
 
 }  // namespace vigil::testing
