@@ -34,6 +34,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 if [ "${VIGIL_TSAN:-1}" = "1" ]; then
   TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1 suppressions=$PWD/tests/tsan.supp" run_preset tsan
 fi
-# Smoke run of the libFuzzer targets (clang build, 3 fuzzers x VIGIL_FUZZ_SECONDS).
+# Smoke run of the libFuzzer targets (clang build, 5 fuzzers x VIGIL_FUZZ_SECONDS).
 VIGIL_FUZZ_SECONDS=${VIGIL_FUZZ_SECONDS:-20} ./scripts/fuzz.sh
 echo "== all tests passed"
