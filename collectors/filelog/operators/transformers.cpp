@@ -8,12 +8,15 @@
 namespace vigil::collectors::filelog::ops {
 namespace {
 
-class Move final : public OperatorBase {
+// move and copy: the same but for whether the source stays.
+class Relocate final : public OperatorBase {
  public:
-  Move(const OpConfig& cfg, Field from, Field to)
-      : OperatorBase(cfg), from_(std::move(from)), to_(std::move(to)) {}
+  Relocate(const OpConfig& cfg, Field from, Field to, bool keep_source)
+      : OperatorBase(cfg), from_(std::move(from)), to_(std::move(to)), keep_source_(keep_source) {}
   void process(Context& ctx, std::size_t index, Entry& entry) const override {
-    const std::optional<model::AnyValue> v = remove_value(ctx.arena, entry, from_);
+    // Values are immutable once built, so a copy may share them.
+    const std::optional<model::AnyValue> v =
+        keep_source_ ? get_value(ctx.arena, entry, from_) : remove_value(ctx.arena, entry, from_);
     if (!v) return fail(ctx, index, entry, "no field ", from_.text);
     if (!set_value(ctx.arena, entry, to_, *v))
       return fail(ctx, index, entry, "only a map can be written to ", to_.text);
@@ -23,24 +26,7 @@ class Move final : public OperatorBase {
  private:
   Field from_;
   Field to_;
-};
-
-class Copy final : public OperatorBase {
- public:
-  Copy(const OpConfig& cfg, Field from, Field to)
-      : OperatorBase(cfg), from_(std::move(from)), to_(std::move(to)) {}
-  void process(Context& ctx, std::size_t index, Entry& entry) const override {
-    // Values are immutable once built, so the copy may share them.
-    const std::optional<model::AnyValue> v = get_value(ctx.arena, entry, from_);
-    if (!v) return fail(ctx, index, entry, "no field ", from_.text);
-    if (!set_value(ctx.arena, entry, to_, *v))
-      return fail(ctx, index, entry, "only a map can be written to ", to_.text);
-    ctx.chain.next(ctx, index + 1, entry);
-  }
-
- private:
-  Field from_;
-  Field to_;
+  bool keep_source_;
 };
 
 class Add final : public OperatorBase {
@@ -175,7 +161,7 @@ std::unique_ptr<Operator> build_move(OpConfig& cfg) {
   std::optional<Field> to;
   if (!from_to(cfg, from, to)) return nullptr;
   if (from->touches_body() || to->touches_body()) cfg.build().body_padded = false;
-  return std::make_unique<Move>(cfg, std::move(*from), std::move(*to));
+  return std::make_unique<Relocate>(cfg, std::move(*from), std::move(*to), false);
 }
 
 std::unique_ptr<Operator> build_copy(OpConfig& cfg) {
@@ -183,7 +169,7 @@ std::unique_ptr<Operator> build_copy(OpConfig& cfg) {
   std::optional<Field> to;
   if (!from_to(cfg, from, to)) return nullptr;
   if (to->touches_body()) cfg.build().body_padded = false;
-  return std::make_unique<Copy>(cfg, std::move(*from), std::move(*to));
+  return std::make_unique<Relocate>(cfg, std::move(*from), std::move(*to), true);
 }
 
 std::unique_ptr<Operator> build_add(OpConfig& cfg) {
