@@ -7,6 +7,7 @@
 
 #include "agent/model/batch.hpp"
 #include "agent/telemetry/log.hpp"
+#include "collectors/filelog/operators/common.hpp"
 
 namespace vigil::collectors {
 
@@ -64,36 +65,6 @@ bool same_attributes(const model::Attributes& a, const model::Attributes& b) {
 }
 
 }  // namespace
-
-bool parse_byte_size(std::string_view text, std::size_t& out) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  std::size_t i = 0;
-  std::uint64_t n = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    if (n > std::numeric_limits<std::uint64_t>::max() / 10 - 10) return false;
-    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
-    ++i;
-  }
-  if (i == 0) return false;
-  std::string unit;
-  for (; i < text.size(); ++i) unit.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(text[i]))));
-  std::uint64_t mult = 1;
-  if (unit.empty() || unit == "b") {
-    mult = 1;
-  } else if (unit == "k" || unit == "kb" || unit == "kib") {
-    mult = 1ull << 10;
-  } else if (unit == "m" || unit == "mb" || unit == "mib") {
-    mult = 1ull << 20;
-  } else if (unit == "g" || unit == "gb" || unit == "gib") {
-    mult = 1ull << 30;
-  } else {
-    return false;
-  }
-  if (n > std::numeric_limits<std::uint64_t>::max() / mult) return false;
-  out = static_cast<std::size_t>(n * mult);
-  return true;
-}
 
 // ---- the reader thread ---------------------------------------------------------------------------
 
@@ -492,7 +463,12 @@ namespace {
 bool read_size(const config::Settings& settings, std::string_view key, std::size_t& out) {
   const config::Value* v = settings.raw(key);
   if (v == nullptr || v->is_null()) return true;
-  return v->is_scalar() && parse_byte_size(v->scalar, out);
+  if (!v->is_scalar()) return false;
+  // The operators' parser, so that one config reads "1kb" one way (the Collector's: 1000 bytes).
+  const std::optional<std::uint64_t> n = filelog::ops::parse_byte_size(v->scalar);
+  if (!n) return false;
+  out = static_cast<std::size_t>(*n);
+  return true;
 }
 
 }  // namespace

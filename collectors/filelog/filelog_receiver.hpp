@@ -51,9 +51,6 @@ struct FilelogOptions {
   std::chrono::nanoseconds checkpoint_interval = std::chrono::seconds(1);
 };
 
-// Parses "1KiB", "1kb", "16MiB", "1024" (the Collector's byte sizes; k/m/g are powers of 1024).
-bool parse_byte_size(std::string_view text, std::size_t& out);
-
 class FilelogReceiver : public component::Receiver {
  public:
   FilelogReceiver(std::string id, FilelogOptions options, std::vector<std::unique_ptr<filelog::Operator>> ops,

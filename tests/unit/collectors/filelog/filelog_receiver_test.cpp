@@ -292,28 +292,14 @@ TEST_CASE("filelog receiver: storage that is not configured is a start error nam
   CHECK(st.message().find("file_storage/missing") != std::string::npos);
 }
 
-TEST_CASE("filelog receiver: byte sizes") {
-  std::size_t n = 0;
-  CHECK(collectors::parse_byte_size("1024", n));
-  CHECK(n == 1024);
-  CHECK(collectors::parse_byte_size("1KiB", n));
-  CHECK(n == 1024);
-  CHECK(collectors::parse_byte_size("1kb", n));
-  CHECK(n == 1024);
-  CHECK(collectors::parse_byte_size("16MiB", n));
-  CHECK(n == 16u << 20);
-  CHECK(collectors::parse_byte_size(" 2 gb ", n) == false);  // a space inside is not a size
-  CHECK_FALSE(collectors::parse_byte_size("", n));
-  CHECK_FALSE(collectors::parse_byte_size("KiB", n));
-  CHECK_FALSE(collectors::parse_byte_size("12 parsecs", n));
-  CHECK_FALSE(collectors::parse_byte_size("99999999999999999999", n));
-}
-
 TEST_CASE("filelog receiver: config checks") {
   auto factory = collectors::filelog_receiver_factory();
   auto errors_for = [&](const std::string& yaml) { return component_config_errors(factory, yaml, "filelog"); };
   CHECK(errors_for("include: [/var/log/*.log]\n").empty());
   CHECK(errors_for("include: [/var/log/*.log]\nfingerprint_size: 1KiB\nmax_log_size: 2MiB\n").empty());
+  CHECK(errors_for("include: [/var/log/*.log]\nfingerprint_size: 1kb\nmax_log_size: 1024\n").empty());
+  CHECK(mentions(errors_for("include: [a]\nmax_log_size: 12 parsecs\n"), "max_log_size"));
+  CHECK(mentions(errors_for("include: [a]\nmax_log_size: 0\n"), "max_log_size"));
   CHECK(mentions(errors_for("start_at: end\n"), "include"));
   CHECK(mentions(errors_for("include: [a]\nfingerprint_size: lots\n"), "fingerprint_size"));
   CHECK(mentions(errors_for("include: [a]\nmultiline: {line_start_pattern: a, line_end_pattern: b}\n"),

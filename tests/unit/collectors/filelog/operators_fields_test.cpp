@@ -384,4 +384,8 @@ TEST_CASE("byte sizes as the Collector writes them") {
   CHECK(ops::parse_byte_size("1.5 KiB") == 1536u);
   CHECK_FALSE(ops::parse_byte_size("lots"));
   CHECK_FALSE(ops::parse_byte_size("12 parsecs"));
+  CHECK_FALSE(ops::parse_byte_size(""));
+  CHECK_FALSE(ops::parse_byte_size("KiB"));
+  CHECK_FALSE(ops::parse_byte_size(" 2 gb "));
+  CHECK_FALSE(ops::parse_byte_size("99999999999999999999"));
 }
