@@ -300,14 +300,20 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
                      });
   }
 
-  // stop(): a TLS connection waiting for its next request says goodbye with close_notify; any
-  // other connection (plain, or busy with a request) is closed at once.
+  // stop(): a TLS connection waiting for its next request says goodbye with close_notify, and so
+  // does one still writing a response (once the response is out: the client may already hold it
+  // and be waiting for the next exchange); any other connection (plain, or reading a request) is
+  // closed at once.
   void close_on_stop() {
     if (closed_) return;
     if constexpr (kTls) {
       if (idle_) {
         stopping_ = true;
         lowest().cancel();  // on_first_bytes sees stopping_
+        return;
+      }
+      if (writing_) {
+        stopping_ = true;  // on_write -> wait_request sees it; the write is bounded by read_timeout
         return;
       }
     }
@@ -339,6 +345,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
   // must arrive within read_timeout.
   void wait_request() {
     if (closed_) return;
+    if (stopping_) return shutdown_tls();  // stop() came while the last response was written (TLS)
     parser_.emplace();
     budget_refused_ = false;
     parser_->body_limit(body_limit());
@@ -496,11 +503,13 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
     res_.keep_alive(keep);
     res_.prepare_payload();
     lowest().expires_after(server_->options.read_timeout);
+    writing_ = true;
     http::async_write(stream_, res_,
                       beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep));
   }
 
   void on_write(bool keep, beast::error_code ec, std::size_t) {
+    writing_ = false;
     res_ = {};
     if (ec) return close_now();
     if (!keep) return linger();
@@ -589,7 +598,8 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
   std::size_t lingered_ = 0;
   bool closed_ = false;
   bool idle_ = false;      // waiting for the first bytes of a request
-  bool stopping_ = false;  // stop() asked an idle TLS connection to close
+  bool writing_ = false;   // a response is being written
+  bool stopping_ = false;  // stop() asked an idle (or answering) TLS connection to close
 };
 
 bool ServerState::call_handler(HttpRequest& request, HttpResponse& response) {
