@@ -16,6 +16,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "agent/component/shared_state.hpp"
 #include "agent/model/batch.hpp"
 
 namespace vigil::telemetry {
@@ -73,6 +74,10 @@ class Telemetry {
   // Refreshes process CPU and RSS gauges (called before each scrape and periodically).
   void update_process_metrics();
 
+  // Component state that outlives config reloads (see shared_state.hpp). It lives here because
+  // Telemetry is the one object every component gets that lasts as long as the agent.
+  component::SharedState& shared_state() { return shared_state_; }
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::mutex mu_;
@@ -80,6 +85,7 @@ class Telemetry {
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> gauges_;
   prometheus::Counter* cpu_seconds_ = nullptr;
   prometheus::Gauge* rss_bytes_ = nullptr;
+  component::SharedState shared_state_;
 };
 
 // The process's resident set size in bytes, from /proc/self/statm (0 if unreadable).
