@@ -1,10 +1,12 @@
 #include "agent/components.hpp"
 
 #include "agent/connectors/forward/forward_connector.hpp"
+#include "agent/connectors/kpi/kpi_connector.hpp"
 #include "agent/extensions/bearertokenauth/bearertokenauth.hpp"
 #include "agent/extensions/file_storage/file_storage.hpp"
 #include "agent/extensions/health_check/health_check.hpp"
 #include "agent/processors/batch/batch_processor.hpp"
+#include "agent/processors/correlation/correlation_processor.hpp"
 #include "agent/processors/memory_limiter/memory_limiter.hpp"
 #include "collectors/filelog/filelog_receiver.hpp"
 #include "collectors/otlp/otlp_receiver.hpp"
@@ -23,6 +25,7 @@ std::vector<component::Factory> builtin_factories() {
       collectors::otlp_receiver_factory(),
       // processors
       processors::batch_processor_factory(),
+      processors::correlation_processor_factory(),
       processors::memory_limiter_processor_factory(),
       // exporters
       exporters::debug_exporter_factory(),
@@ -32,6 +35,7 @@ std::vector<component::Factory> builtin_factories() {
       exporters::otlphttp_exporter_factory(),
       // connectors
       connectors::forward_connector_factory(),
+      connectors::kpi_connector_factory(),
       // extensions
       extensions::bearertokenauth_extension_factory(),
       extensions::file_storage_extension_factory(),

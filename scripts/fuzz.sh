@@ -6,7 +6,7 @@
 #
 # Environment:
 #   VIGIL_FUZZ_SECONDS   seconds per fuzzer (default 30)
-#   VIGIL_FUZZERS        which fuzzers, space-separated (default: all five)
+#   VIGIL_FUZZERS        which fuzzers, space-separated (default: all of them)
 #   VIGIL_FUZZ_CORPUS    keep the working corpora in this folder across runs (default: a
 #                        temporary folder, deleted at the end); the checked-in seeds in
 #                        tests/fuzz/corpus/ are never written to
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${VIGIL_FUZZ_SECONDS:-30}
-read -r -a fuzzers <<< "${VIGIL_FUZZERS:-fuzz_otlp_decode fuzz_otlp_json fuzz_config fuzz_otlp_http fuzz_filelog_operators}"
+read -r -a fuzzers <<< "${VIGIL_FUZZERS:-fuzz_otlp_decode fuzz_otlp_json fuzz_config fuzz_otlp_http fuzz_filelog_operators fuzz_ottl fuzz_correlation}"
 build_dir=${VIGIL_FUZZ_BUILD_DIR:-build/fuzz}
 artifacts=${VIGIL_FUZZ_ARTIFACTS:-$build_dir/artifacts}
 export VIGIL_WERROR=${VIGIL_WERROR:-ON}

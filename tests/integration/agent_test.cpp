@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <simdjson.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "tests/integration/integration_support.hpp"
 #include "tests/support/http_client.hpp"
@@ -195,8 +197,11 @@ TEST_CASE("the embedded default config runs with no --config") {
              {"VIGIL_OTLP_GRPC_ENDPOINT", "127.0.0.1:" + std::to_string(grpc)},
              {"VIGIL_HEALTH_ENDPOINT", "127.0.0.1:" + std::to_string(health)},
              {"VIGIL_METRICS_ADDRESS", "127.0.0.1:" + std::to_string(metrics)},
+             {"VIGIL_DEMO_LOGS", dir.file("demo")},
+             {"VIGIL_KPI_INTERVAL", "200ms"},
              {"AWS_ACCESS_KEY_ID", ""}},
             dir.file("out"), dir.file("err"));
+  std::filesystem::create_directories(dir.file("demo"));
   bool healthy = eventually([&] { return http_request("GET", health, "/").status == 200; }, 15s);
   INFO(p.err());
   REQUIRE(healthy);
@@ -205,6 +210,19 @@ TEST_CASE("the embedded default config runs with no --config") {
   bool printed = eventually([&] { return p.out().find("log records: 7") != std::string::npos; }, 10s);
   INFO(p.out());
   CHECK(printed);
+  // The demo log folder is tailed (from its end, as the Collector's filelog does) and the default
+  // KPI pack counts its orders: the kpi connector's self-metrics show the matches.
+  std::this_thread::sleep_for(500ms);  // the first poll has seen the file's end
+  write_file(dir.file("demo") + "/shop.log",
+             "{\"time\":\"2026-11-20T10:00:00.000Z\",\"event\":\"order.created\",\"payment_method\":\"card\",\"region\":\"eu-west-1\",\"request_id\":\"r-1\"}\n"
+             "{\"time\":\"2026-11-20T10:00:01.000Z\",\"event\":\"order.created\",\"payment_method\":\"card\",\"region\":\"eu-west-1\",\"request_id\":\"r-2\"}\n");
+  bool counted = eventually([&] {
+    const std::string m = http_request("GET", metrics, "/metrics").body;
+    return m.find("vigil_kpi_records_matched_total{connector=\"kpi\",rule=\"orders_created_total\"} 2") != std::string::npos;
+  }, 15s);
+  CHECK(counted);
+  bool emitted = eventually([&] { return p.out().find("Metrics: resource metrics: ") != std::string::npos; }, 10s);
+  CHECK(emitted);
   p.signal(SIGINT);
   CHECK(p.wait(15s) == 0);
 }
@@ -216,7 +234,7 @@ TEST_CASE("the command line") {
   CHECK(run({VIGIL_BINARY, "--help"}, out, err) == 0);
   CHECK(out.find("vigil validate") != std::string::npos);
   CHECK(run({VIGIL_BINARY, "components"}, out, err) == 0);
-  for (const char* type : {"otlp", "otlphttp", "nop", "batch", "memory_limiter", "debug", "file", "forward",
+  for (const char* type : {"otlp", "otlphttp", "nop", "batch", "memory_limiter", "debug", "file", "forward", "kpi", "correlation", "filelog", "file_storage",
                            "health_check", "bearertokenauth"}) {
     CHECK(out.find(std::string(" ") + type + " ") != std::string::npos);
   }

@@ -25,77 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One log record as the file exporter wrote it.
-struct Rec {
-  std::string body;
-  std::map<std::string, std::string> attrs;     // scalar attributes, as text
-  std::map<std::string, std::string> resource;  // scalar resource attributes, as text
-  std::uint64_t time = 0;
-  std::int64_t severity = 0;
-};
-
-std::string scalar_text(simdjson::dom::element v) {
-  std::string_view s;
-  if (!v["stringValue"].get(s)) return std::string(s);
-  if (!v["intValue"].get(s)) return std::string(s);
-  std::int64_t i = 0;
-  if (!v["intValue"].get(i)) return std::to_string(i);
-  bool b = false;
-  if (!v["boolValue"].get(b)) return b ? "true" : "false";
-  double d = 0;
-  if (!v["doubleValue"].get(d)) return std::to_string(d);
-  return "<other>";
-}
-
-std::map<std::string, std::string> attr_map(simdjson::dom::element parent, const char* key) {
-  std::map<std::string, std::string> out;
-  simdjson::dom::array arr;
-  if (parent[key].get(arr)) return out;
-  for (auto kv : arr) out[std::string(kv["key"].get_string().value())] = scalar_text(kv["value"]);
-  return out;
-}
-
-std::vector<Rec> read_records(const std::string& path) {
-  std::vector<Rec> out;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return out;
-  const std::string text = read_file(path);
-  simdjson::dom::parser parser;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) break;
-    simdjson::dom::element doc;
-    if (parser.parse(text.substr(start, end - start)).get(doc)) {
-      start = end + 1;
-      continue;
-    }
-    start = end + 1;
-    simdjson::dom::array rls;
-    if (doc["resourceLogs"].get(rls)) continue;
-    for (auto rl : rls) {
-      simdjson::dom::element resource;
-      std::map<std::string, std::string> res;
-      if (!rl["resource"].get(resource)) res = attr_map(resource, "attributes");
-      for (auto sl : rl["scopeLogs"].get_array()) {
-        for (auto r : sl["logRecords"].get_array()) {
-          Rec rec;
-          simdjson::dom::element body;
-          if (!r["body"].get(body)) rec.body = scalar_text(body);
-          rec.attrs = attr_map(r, "attributes");
-          rec.resource = res;
-          std::string_view t;
-          if (!r["timeUnixNano"].get(t)) rec.time = std::stoull(std::string(t));
-          std::int64_t sev = 0;
-          if (!r["severityNumber"].get(sev)) rec.severity = sev;
-          out.push_back(std::move(rec));
-        }
-      }
-    }
-  }
-  return out;
-}
-
 // Every "<prefix><n>" for n in [0, count) exactly once; says what is missing or repeated.
 void check_exactly_once(const std::vector<Rec>& recs, const std::string& prefix, int count) {
   std::map<int, int> seen;
@@ -120,22 +49,6 @@ void check_exactly_once(const std::vector<Rec>& recs, const std::string& prefix,
                    << "), repeated: " << repeated << " (first " << first_repeated << "), other bodies: " << foreign);
   CHECK(missing == 0);
   CHECK(repeated == 0);
-}
-
-// The value of a self-metric line `name{...label...} value` (sums matching lines).
-double metric_value(const std::string& text, const std::string& name, const std::string& label = "") {
-  double sum = 0;
-  std::size_t pos = 0;
-  while ((pos = text.find(name, pos)) != std::string::npos) {
-    const std::size_t eol = text.find('\n', pos);
-    const std::string line = text.substr(pos, eol - pos);
-    const bool at_line_start = pos == 0 || text[pos - 1] == '\n';  // not in a # HELP line
-    pos = eol == std::string::npos ? text.size() : eol;
-    if (!at_line_start || line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) continue;
-    if (!label.empty() && line.find(label) == std::string::npos) continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
 }
 
 // A filelog agent: filelog/in (the YAML given) -> batch -> file/out, with a file_storage

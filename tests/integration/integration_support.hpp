@@ -7,6 +7,8 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -129,6 +131,26 @@ class VigilProcess {
   std::unique_ptr<Process> proc;
 };
 
+// Calls f(document) for each complete line of a file exporter's OTLP/JSON output that parses
+// (a line still being written, without its newline, is left for the next read). A missing file
+// has no lines.
+template <class F>
+void for_each_json_line(const std::string& path, F f) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;
+  const std::string text = read_file(path);
+  simdjson::dom::parser parser;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = text.find('\n', start);
+    if (end == std::string::npos) break;
+    simdjson::dom::element doc;
+    const bool ok = parser.parse(text.substr(start, end - start)).get(doc) == simdjson::SUCCESS;
+    start = end + 1;
+    if (ok) f(doc);
+  }
+}
+
 // Counts items in a file exporter's OTLP/JSON output (one request per line).
 struct Counts {
   std::size_t log_records = 0, spans = 0, points = 0, lines = 0;
@@ -137,16 +159,7 @@ struct Counts {
 
 inline Counts count_file(const std::string& path) {
   Counts c;
-  std::string text = read_file(path);
-  simdjson::dom::parser parser;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) break;  // a line still being written
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    simdjson::dom::element doc;
-    if (parser.parse(line).get(doc)) continue;
+  for_each_json_line(path, [&](simdjson::dom::element doc) {
     ++c.lines;
     simdjson::dom::array arr;
     if (!doc["resourceLogs"].get(arr)) {
@@ -175,8 +188,86 @@ inline Counts count_file(const std::string& path) {
         }
       }
     }
-  }
+  });
   return c;
+}
+
+// One log record as the file exporter wrote it.
+struct Rec {
+  std::string body;
+  std::map<std::string, std::string> attrs;     // scalar attributes, as text
+  std::map<std::string, std::string> resource;  // scalar resource attributes, as text
+  std::uint64_t time = 0;
+  std::int64_t severity = 0;
+  std::string trace_id, span_id;  // hex, as OTLP/JSON writes them; empty when absent
+};
+
+inline std::string scalar_text(simdjson::dom::element v) {
+  std::string_view s;
+  if (!v["stringValue"].get(s)) return std::string(s);
+  if (!v["intValue"].get(s)) return std::string(s);
+  std::int64_t i = 0;
+  if (!v["intValue"].get(i)) return std::to_string(i);
+  bool b = false;
+  if (!v["boolValue"].get(b)) return b ? "true" : "false";
+  double d = 0;
+  if (!v["doubleValue"].get(d)) return std::to_string(d);
+  return "<other>";
+}
+
+inline std::map<std::string, std::string> attr_map(simdjson::dom::element parent, const char* key) {
+  std::map<std::string, std::string> out;
+  simdjson::dom::array arr;
+  if (parent[key].get(arr)) return out;
+  for (auto kv : arr) out[std::string(kv["key"].get_string().value())] = scalar_text(kv["value"]);
+  return out;
+}
+
+inline std::vector<Rec> read_records(const std::string& path) {
+  std::vector<Rec> out;
+  for_each_json_line(path, [&](simdjson::dom::element doc) {
+    simdjson::dom::array rls;
+    if (doc["resourceLogs"].get(rls)) return;
+    for (auto rl : rls) {
+      simdjson::dom::element resource;
+      std::map<std::string, std::string> res;
+      if (!rl["resource"].get(resource)) res = attr_map(resource, "attributes");
+      for (auto sl : rl["scopeLogs"].get_array()) {
+        for (auto r : sl["logRecords"].get_array()) {
+          Rec rec;
+          simdjson::dom::element body;
+          if (!r["body"].get(body)) rec.body = scalar_text(body);
+          rec.attrs = attr_map(r, "attributes");
+          rec.resource = res;
+          std::string_view t;
+          if (!r["timeUnixNano"].get(t)) rec.time = std::stoull(std::string(t));
+          std::int64_t sev = 0;
+          if (!r["severityNumber"].get(sev)) rec.severity = sev;
+          std::string_view id;
+          if (!r["traceId"].get(id)) rec.trace_id = std::string(id);
+          if (!r["spanId"].get(id)) rec.span_id = std::string(id);
+          out.push_back(std::move(rec));
+        }
+      }
+    }
+  });
+  return out;
+}
+
+// The value of a self-metric line `name{...label...} value` (sums matching lines).
+inline double metric_value(const std::string& text, const std::string& name, const std::string& label = "") {
+  double sum = 0;
+  std::size_t pos = 0;
+  while ((pos = text.find(name, pos)) != std::string::npos) {
+    const std::size_t eol = text.find('\n', pos);
+    const std::string line = text.substr(pos, eol - pos);
+    const bool at_line_start = pos == 0 || text[pos - 1] == '\n';  // not in a # HELP line
+    pos = eol == std::string::npos ? text.size() : eol;
+    if (!at_line_start || line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) continue;
+    if (!label.empty() && line.find(label) == std::string::npos) continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
 }
 
 }  // namespace vigil::testing::integration
