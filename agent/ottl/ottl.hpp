@@ -16,8 +16,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/config/value.hpp"
 #include "agent/model/logs.hpp"
@@ -84,6 +86,18 @@ struct EvalState {
   void reset_record() { failed = false; scratch_used = 0; }
 };
 
+// A necessary condition of a condition expression: it can only be true when the record's
+// attribute `key` (attributes["key"], no further index) is a string equal to one of `values`.
+// Components use it to skip whole expressions with one lookup per record (the KPI connector
+// checks `attributes["event"]` once for all its rules).
+struct AttributeGuard {
+  std::string key;
+  std::vector<std::string> values;
+  // The expression is the guard and nothing more (an equality, or an `or` of equalities on the
+  // key): when the guard holds, so does the expression.
+  bool exact = false;
+};
+
 class Expression {
  public:
   ~Expression();
@@ -110,6 +124,10 @@ class Expression {
   Context context() const { return context_; }
   // True when the whole expression is a path (`attributes["queue"]`): label values use this.
   bool is_path() const;
+  // The guard the expression implies, when it has one: the expression is `attributes["k"] ==
+  // "lit"` (either way round), an `and` with such a conjunct, or an `or` whose every operand has
+  // a guard on the same key (the values are then united). Otherwise nullopt.
+  std::optional<AttributeGuard> attribute_guard() const;
 
   struct Impl;
 

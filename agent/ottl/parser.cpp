@@ -743,4 +743,50 @@ std::unique_ptr<Expression> Expression::compile(std::string_view text, Context c
 
 bool Expression::is_path() const { return impl_->nodes[impl_->root].kind == detail::NodeKind::kPath; }
 
+namespace {
+
+// The guard of node `i` (see Expression::attribute_guard).
+std::optional<AttributeGuard> guard_of(const std::vector<Node>& nodes, std::uint32_t i) {
+  const Node& n = nodes[i];
+  switch (n.kind) {
+    case NodeKind::kCompare: {
+      if (n.cmp != CmpOp::kEq) return std::nullopt;
+      const Node* path = &nodes[n.children[0]];
+      const Node* lit = &nodes[n.children[1]];
+      if (path->kind == NodeKind::kLiteral) std::swap(path, lit);
+      const bool plain_attribute = path->kind == NodeKind::kPath && path->field == Field::kAttributes &&
+                                   path->keys.size() == 1 && !path->keys[0].is_index;
+      if (!plain_attribute || lit->kind != NodeKind::kLiteral || lit->literal.type != Type::kString) return std::nullopt;
+      return AttributeGuard{path->keys[0].name, {lit->text}, true};
+    }
+    case NodeKind::kAnd:
+      for (std::uint32_t c : n.children) {
+        if (auto g = guard_of(nodes, c)) {
+          g->exact = false;  // the other conjuncts still decide
+          return g;
+        }
+      }
+      return std::nullopt;
+    case NodeKind::kOr: {
+      std::optional<AttributeGuard> out;
+      for (std::uint32_t c : n.children) {
+        auto g = guard_of(nodes, c);
+        if (!g || (out && g->key != out->key)) return std::nullopt;
+        if (!g->exact) return std::nullopt;  // (a and b) or c: no single attribute decides
+        if (!out) {
+          out = std::move(g);
+        } else {
+          out->values.insert(out->values.end(), g->values.begin(), g->values.end());
+        }
+      }
+      return out;
+    }
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<AttributeGuard> Expression::attribute_guard() const { return guard_of(impl_->nodes, impl_->root); }
+
 }  // namespace vigil::ottl

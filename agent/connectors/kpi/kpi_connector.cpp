@@ -94,6 +94,12 @@ struct RuleRun {
   std::array<prometheus::Counter*, kMaxLabels> label_overflows{};
   prometheus::Counter* series_overflows = nullptr;
 
+  // The rule's `where` can only hold when attribute guard_keys_[guard] is one of these (see
+  // ottl::AttributeGuard); -1: no guard.
+  int guard = -1;
+  std::vector<std::string> guard_values;
+  bool guard_exact = false;  // `where` is the guard: once it holds, `where` need not run
+
   std::uint64_t n_evaluated = 0;
   std::uint64_t n_matched = 0;
   std::array<std::uint64_t, kFailReasons> n_failed{};
@@ -171,6 +177,15 @@ class KpiConnector : public component::Connector {
         run.label_overflows[l] = &label_overflows.Add(labels({{"rule", rule.self_name}, {"label", rule.labels[l].name}}));
       }
       run.series_overflows = &series_overflows.Add(labels({{"rule", rule.self_name}}));
+      if (rule.where) {
+        if (auto g = rule.where->attribute_guard()) {
+          auto it = std::find(guard_keys_.begin(), guard_keys_.end(), g->key);
+          if (it == guard_keys_.end()) it = guard_keys_.insert(guard_keys_.end(), g->key);
+          run.guard = static_cast<int>(it - guard_keys_.begin());
+          run.guard_values = std::move(g->values);
+          run.guard_exact = g->exact;
+        }
+      }
     }
   }
 
@@ -221,7 +236,7 @@ class KpiConnector : public component::Connector {
             info.record = {&rl.resource, &sl.scope, &log, nullptr};
             info.attributes = &log.attributes;
             info.time_unix_nano = log.time_unix_nano != 0 ? log.time_unix_nano : log.observed_time_unix_nano;
-            for (RuleRun& run : runs_) apply(run, info, group, eval);
+            apply_all(info, group, eval);
           }
         }
       }
@@ -234,7 +249,7 @@ class KpiConnector : public component::Connector {
             info.record = {&rs.resource, &ss.scope, nullptr, &span};
             info.attributes = &span.attributes;
             info.time_unix_nano = span.end_time_unix_nano != 0 ? span.end_time_unix_nano : span.start_time_unix_nano;
-            for (RuleRun& run : runs_) apply(run, info, group, eval);
+            apply_all(info, group, eval);
           }
         }
       }
@@ -295,11 +310,50 @@ class KpiConnector : public component::Connector {
     return id;
   }
 
-  void apply(RuleRun& run, RecordInfo& info, std::uint32_t group, ottl::EvalState& eval) {
+  // Every rule on one record. A rule whose guard attribute (looked up once per record for all the
+  // rules that share it) has none of the guard's values cannot match: it counts as evaluated
+  // without running its condition, which would only say false.
+  void apply_all(RecordInfo& info, std::uint32_t group, ottl::EvalState& eval) {
+    std::array<std::string_view, kMaxGuards> guard_text;
+    std::array<bool, kMaxGuards> guard_string{};
+    const std::size_t guards = std::min(guard_keys_.size(), kMaxGuards);
+    for (std::size_t g = 0; g < guards; ++g) {
+      const model::AnyValue* v = model::find_attribute(*info.attributes, guard_keys_[g]);
+      // OTTL reads bytes values as strings, so a bytes value can equal a string literal too.
+      guard_string[g] = v != nullptr && (v->type() == model::ValueType::kString || v->type() == model::ValueType::kBytes);
+      if (guard_string[g]) guard_text[g] = v->string_value();
+    }
+    for (RuleRun& run : runs_) {
+      if (run.guard >= 0 && static_cast<std::size_t>(run.guard) < guards) {
+        const auto g = static_cast<std::size_t>(run.guard);
+        bool possible = false;
+        if (guard_string[g]) {
+          const std::string_view text = guard_text[g];
+          for (const std::string& value : run.guard_values) {
+            // Length and first byte first: most values differ there, and memcmp is a call.
+            if (value.size() == text.size() && (text.empty() || value[0] == text[0]) && value == text) {
+              possible = true;
+              break;
+            }
+          }
+        }
+        if (!possible) {
+          ++run.n_evaluated;
+          continue;
+        }
+        apply(run, info, group, eval, run.guard_exact);
+        continue;
+      }
+      apply(run, info, group, eval, false);
+    }
+  }
+
+  // `matched`: the rule's guard already decided that `where` holds.
+  void apply(RuleRun& run, RecordInfo& info, std::uint32_t group, ottl::EvalState& eval, bool matched) {
     const Rule& rule = *run.rule;
     ++run.n_evaluated;
     eval.reset_record();
-    if (rule.where && !rule.where->test(info.record, eval)) {
+    if (!matched && rule.where && !rule.where->test(info.record, eval)) {
       if (eval.failed) ++run.n_failed[kEvaluationError];
       return;
     }
@@ -563,6 +617,8 @@ class KpiConnector : public component::Connector {
   std::shared_ptr<ResourceGroups> groups_;
   std::vector<std::shared_ptr<MetricStore>> stores_;  // by config_->metrics index
   std::vector<RuleRun> runs_;                         // the rules of this instance's input signal
+  static constexpr std::size_t kMaxGuards = 8;        // guard attributes looked up per record
+  std::vector<std::string> guard_keys_;               // distinct guard attributes of runs_
   std::vector<prometheus::Gauge*> series_gauges_;     // by metric
   std::array<prometheus::Counter*, kMaxResourceAttributes> resource_overflows_{};
   prometheus::Counter* emitted_batches_ = nullptr;

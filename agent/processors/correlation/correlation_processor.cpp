@@ -248,9 +248,11 @@ struct CorrelationProcessor::Impl {
         if (v.type() == ValueType::kString) text = v.string_value();
         else if (v.type() == ValueType::kInt) text = int_text(v.int_value(), int_buf);
         if (text.empty()) return;
-        // JSON strings live in the parser, attribute values maybe in another batch's arena: the
-        // value written into this batch lives in this batch's arena.
-        f.request_id = arena.copy(text);
+        // A string of the record (attribute or map body) already lives in memory this batch owns
+        // (a batch's views point only into buffers it keeps alive), so the view is reused. JSON
+        // strings live in the parser and an integer's text on the stack: those are copied into
+        // the batch's arena.
+        f.request_id = (level == kJsonBody || v.type() != ValueType::kString) ? arena.copy(text) : text;
         break;
       }
       case kExistingRequestId: {

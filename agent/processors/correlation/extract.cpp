@@ -12,13 +12,22 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-// -1 when not a hex digit (uppercase allowed only when asked).
-inline int hex_value(char c, bool lowercase_only) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (!lowercase_only && c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Digit values by byte: kHexAny accepts upper and lower case, kHexLower lower case only; -1 for
+// anything else. Tables, because trace IDs are decoded for most log records.
+struct HexTable {
+  std::int8_t v[256];
+  explicit constexpr HexTable(bool upper) : v() {
+    for (int i = 0; i < 256; ++i) v[i] = -1;
+    for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<std::int8_t>(i);
+    for (int i = 0; i < 6; ++i) {
+      v['a' + i] = static_cast<std::int8_t>(10 + i);
+      if (upper) v['A' + i] = static_cast<std::int8_t>(10 + i);
+    }
+  }
+};
+constexpr HexTable kHexAny(true);
+constexpr HexTable kHexLower(false);
+
 
 template <std::size_t N>
 bool all_zero(const std::uint8_t (&bytes)[N]) {
@@ -105,13 +114,15 @@ bool scan(JsonScratch& scratch, std::string_view body, JsonVisitFn visit, void* 
 
 bool decode_hex(std::string_view hex, std::uint8_t* out, std::size_t n, bool lowercase_only) {
   if (hex.size() != n * 2) return false;
+  const std::int8_t* table = (lowercase_only ? kHexLower : kHexAny).v;
+  int bad = 0;  // one check at the end: a valid ID (the common case) takes no branch per digit
   for (std::size_t i = 0; i < n; ++i) {
-    const int hi = hex_value(hex[2 * i], lowercase_only);
-    const int lo = hex_value(hex[2 * i + 1], lowercase_only);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+    const int hi = table[static_cast<unsigned char>(hex[2 * i])];
+    const int lo = table[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<std::uint8_t>((hi << 4) | (lo & 0xf));
   }
-  return true;
+  return bad >= 0;
 }
 
 bool parse_traceparent(std::string_view h, TraceContext& out) {

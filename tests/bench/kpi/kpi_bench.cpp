@@ -4,6 +4,7 @@
 // global operator new, active only around consume()). Figures: docs/benchmarks.md.
 
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -21,20 +22,7 @@
 #include "agent/telemetry/telemetry.hpp"
 #include "examples/shop/shop_traffic.hpp"
 
-namespace {
-
-std::atomic<bool> g_counting{false};
-std::atomic<std::uint64_t> g_allocations{0};
-
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "tests/support/counting_new.hpp"
 
 namespace {
 
@@ -145,7 +133,10 @@ model::Batch shop_batch(std::size_t records) {
   return b;
 }
 
-void BM_CorrelationAndKpi(benchmark::State& state) {
+// What runs: the correlation processor, the kpi connector, or both (correlation, then kpi).
+enum Stages { kCorrelation = 1, kKpi = 2, kBoth = 3 };
+
+void BM_Pipeline(benchmark::State& state, Stages stages) {
   const std::size_t records = static_cast<std::size_t>(state.range(0));
   BenchHost host;
   NullConsumer sink;
@@ -156,23 +147,23 @@ void BM_CorrelationAndKpi(benchmark::State& state) {
   component::CreateSettings kcs{"kpi", *kpi_cfg.settings, host.telemetry(), ""};
   auto kpi = kpi_factory.create_connector(kcs, model::Signal::kLogs, model::Signal::kMetrics, sink);
   component::CreateSettings ccs{"correlation", *corr_cfg.settings, host.telemetry(), "logs"};
-  auto corr = corr_factory.create_processor(ccs, model::Signal::kLogs, *kpi);
+  auto corr = corr_factory.create_processor(ccs, model::Signal::kLogs,
+                                           stages == kCorrelation ? static_cast<component::Consumer&>(sink) : *kpi);
   if (!kpi->start(host).is_ok() || !corr->start(host).is_ok()) std::abort();
+  component::Consumer& head = stages == kKpi ? static_cast<component::Consumer&>(*kpi) : *corr;
 
   const model::Batch original = shop_batch(records);
   const std::size_t n = original.item_count();
   // Warm up: label values, series and join entries exist before measuring.
-  corr->consume(original.deep_copy());
+  head.consume(original.deep_copy());
   std::uint64_t allocations = 0, processed = 0;
   for (auto _ : state) {
     state.PauseTiming();
     model::Batch b = original.deep_copy();
     state.ResumeTiming();
-    g_counting = true;
-    const auto before = g_allocations.load();
-    auto status = corr->consume(std::move(b));
-    allocations += g_allocations.load() - before;
-    g_counting = false;
+    vigil::testing::alloc::Scope counter;
+    auto status = head.consume(std::move(b));
+    allocations += static_cast<std::uint64_t>(counter.value());
     benchmark::DoNotOptimize(status);
     processed += n;
   }
@@ -186,6 +177,18 @@ void BM_CorrelationAndKpi(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_CorrelationAndKpi)->Arg(8192)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Pipeline, correlation_and_kpi, kBoth)->Arg(8192)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Pipeline, correlation, kCorrelation)->Arg(8192)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Pipeline, kpi, kKpi)->Arg(8192)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // The agent's malloc settings (agent/app/main.cpp): arena chunks come from the heap, not from
+  // fresh mmaps whose page faults would be measured as the processors' time.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

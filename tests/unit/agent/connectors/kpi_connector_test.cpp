@@ -31,27 +31,7 @@
 #include "agent/telemetry/telemetry.hpp"
 
 // ---- allocation counting (this executable only) -----------------------------------------------
-// Counts operator new on threads that turned counting on; the no-allocation test uses it.
-namespace vigil::testing::kpi_alloc {
-inline thread_local bool counting = false;
-inline thread_local long allocations = 0;
-}  // namespace vigil::testing::kpi_alloc
-
-void* operator new(std::size_t size) {
-  if (vigil::testing::kpi_alloc::counting) ++vigil::testing::kpi_alloc::allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  if (vigil::testing::kpi_alloc::counting) ++vigil::testing::kpi_alloc::allocations;
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& t) noexcept { return operator new(size, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "tests/support/counting_new.hpp"
 
 namespace vigil::testing::kpi_test {
 namespace {
@@ -1119,18 +1099,17 @@ rules:
   REQUIRE(c->consume(make()).is_ok());  // first sight of each value: interned, series created
   Batch second = make();
   // The counter sees allocations (so a zero below means something).
-  kpi_alloc::allocations = 0;
-  kpi_alloc::counting = true;
-  auto* probe = new std::string(64, 'x');
-  kpi_alloc::counting = false;
-  delete probe;
-  REQUIRE(kpi_alloc::allocations >= 1);
-  kpi_alloc::allocations = 0;
-  kpi_alloc::counting = true;
-  const Status s = c->consume(std::move(second));
-  kpi_alloc::counting = false;
-  CHECK(s.is_ok());
-  CHECK(kpi_alloc::allocations == 0);
+  long allocations = 0;
+  {
+    vigil::testing::alloc::Scope counter;
+    auto* probe = new std::string(64, 'x');
+    REQUIRE(counter.take() >= 1);
+    delete probe;
+    const Status s = c->consume(std::move(second));
+    allocations = counter.value();
+    CHECK(s.is_ok());
+  }
+  CHECK(allocations == 0);
   CHECK(self_metric(host.telemetry(), "vigil_kpi_records_matched_total", {{"connector", "kpi"}, {"rule", "orders_total"}}) ==
         400);
   CHECK(self_metric(host.telemetry(), "vigil_kpi_records_matched_total",

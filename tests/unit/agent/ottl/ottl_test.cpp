@@ -17,24 +17,7 @@
 #include "agent/model/common.hpp"
 #include "agent/ottl/ottl.hpp"
 
-// Counting global allocator for the no-allocation test. It replaces operator new for the whole
-// test executable, so it stays a plain passthrough to malloc with one relaxed counter that only
-// counts while a test enables it.
-namespace ottl_test_alloc {
-std::atomic<bool> counting{false};
-std::atomic<long> count{0};
-}  // namespace ottl_test_alloc
-
-void* operator new(std::size_t n) {
-  if (ottl_test_alloc::counting.load(std::memory_order_relaxed)) {
-    ottl_test_alloc::count.fetch_add(1, std::memory_order_relaxed);
-  }
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "tests/support/counting_new.hpp"
 
 namespace ottl_test {
 
@@ -790,6 +773,38 @@ TEST_CASE("is_path, text and context") {
   CHECK_FALSE(compile("String(severity_number)")->is_path());
 }
 
+TEST_CASE("attribute_guard: the attribute equality a condition needs") {
+  using Values = std::vector<std::string>;
+  auto g = compile(R"(attributes["event"] == "order.created")")->attribute_guard();
+  REQUIRE(g.has_value());
+  CHECK(g->key == "event");
+  CHECK(g->values == Values{"order.created"});
+  CHECK(g->exact);
+  g = compile(R"("x" == attributes["k"] and IsMatch(attributes["r"], "^eu"))")->attribute_guard();
+  REQUIRE(g.has_value());
+  CHECK(g->key == "k");
+  CHECK(g->values == Values{"x"});
+  CHECK_FALSE(g->exact);
+  g = compile(R"(attributes["e"] == "a" or attributes["e"] == "b")")->attribute_guard();
+  REQUIRE(g.has_value());
+  CHECK(g->values == Values{"a", "b"});
+  CHECK(g->exact);
+  // A later conjunct is a guard too; an or of guards on one key unites them.
+  g = compile(R"(severity_number > 9 and (attributes["e"] == "a" or attributes["e"] == "b"))")->attribute_guard();
+  REQUIRE(g.has_value());
+  CHECK(g->key == "e");
+  CHECK(g->values == Values{"a", "b"});
+  CHECK_FALSE(g->exact);
+  // Nothing a record must have: no guard.
+  for (const char* text : {R"(attributes["e"] == "a" or attributes["f"] == "b")", R"(attributes["e"] != "a")",
+                           R"(not attributes["e"] == "a")", R"(attributes["e"] == 1)", R"(attributes["e"]["x"] == "a")",
+                           R"(resource.attributes["e"] == "a")", R"(attributes["e"] == "a" or true)", "true",
+                           R"((attributes["e"] == "a" and 1 == 2) or attributes["e"] == "b")"}) {
+    INFO(text);
+    CHECK_FALSE(compile(text)->attribute_guard().has_value());
+  }
+}
+
 TEST_CASE("a record without log, span, resource or scope reads nil") {
   auto e = compile(R"(resource.attributes["a"] == nil and instrumentation_scope.name == nil and attributes["x"] == nil and body == nil)");
   EvalState st;
@@ -836,25 +851,26 @@ TEST_CASE("evaluation does not allocate") {
   }
   int matched = 0, wide_matched = 0;
   double lag_sum = 0;
-  ottl_test_alloc::count.store(0);
-  ottl_test_alloc::counting.store(true);
-  for (int i = 0; i < 10000; ++i) {
-    st.reset_record();
-    matched += cond->test(rec, st) ? 1 : 0;
-    lag_sum += lag->evaluate(rec, st).d;
-    wide_matched += wide->test(rec, st) ? 1 : 0;
+  long allocations = 0;
+  {
+    vigil::testing::alloc::Scope counter;
+    for (int i = 0; i < 10000; ++i) {
+      st.reset_record();
+      matched += cond->test(rec, st) ? 1 : 0;
+      lag_sum += lag->evaluate(rec, st).d;
+      wide_matched += wide->test(rec, st) ? 1 : 0;
+    }
+    allocations = counter.value();
   }
-  ottl_test_alloc::counting.store(false);
-  CHECK(ottl_test_alloc::count.load() == 0);
+  CHECK(allocations == 0);
   CHECK(matched == 10000);
   CHECK(wide_matched == 10000);
   CHECK(lag_sum == doctest::Approx(10000 * 1.25));
   CHECK_FALSE(st.failed);
   // The counter does count: compiling allocates.
-  ottl_test_alloc::counting.store(true);
+  vigil::testing::alloc::Scope counter;
   auto again = compile("1 == 1");
-  ottl_test_alloc::counting.store(false);
-  CHECK(ottl_test_alloc::count.load() > 0);
+  CHECK(counter.value() > 0);
 }
 
 }  // namespace ottl_test

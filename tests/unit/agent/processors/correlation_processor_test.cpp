@@ -22,33 +22,7 @@
 
 // ---- counting allocations (only while a test asks for it, on its own thread) ----
 
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
-
-void* counted_alloc(std::size_t n) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (n == 0) n = 1;
-  void* p = std::malloc(n);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "tests/support/counting_new.hpp"
 
 namespace vigil::testing::correlation_test {
 namespace {
@@ -972,17 +946,15 @@ TEST_CASE("correlation: a warmed-up processor allocates nothing per record") {
     Batch sp = request_spans(kRecords, 5000);
     Batch lg = json_logs(kRecords, 5000 + kRecords / 2);  // half of them join
     env.sink.batches.reserve(env.sink.batches.size() + 4);
-    g_allocations = 0;
-    g_counting = true;
+    vigil::testing::alloc::Scope counter;
     {
       auto probe = std::make_unique<int>(1);  // the counter itself works
-      REQUIRE(g_allocations.exchange(0) == 1);
+      REQUIRE(counter.take() == 1);
     }
     const Status a = traces_p->consume(std::move(sp));
-    span_allocations = g_allocations.exchange(0);
+    span_allocations = counter.take();
     const Status b = logs_p->consume(std::move(lg));
-    log_allocations = g_allocations.exchange(0);
-    g_counting = false;
+    log_allocations = counter.take();
     CHECK(a.is_ok());
     CHECK(b.is_ok());
   }
