@@ -443,7 +443,19 @@ TEST_CASE("kpi: a day of shop traffic through filelog and OTLP gives the default
     if (e.kind == shop::Kind::kOrderCreated || e.kind == shop::Kind::kOrderFailed) order_event[e.order_id] = &e;
   }
   std::size_t joined = 0, extracted = 0, wrong = 0, with_correlation_id = 0;
-  for (const auto& r : read_records(logs_out)) {
+  // The logs file exporter may still be writing the last batches (the KPIs above came through
+  // the other branch of the same pipeline): wait until every order record is in the file.
+  auto is_order = [](const Rec& r) {
+    auto ev = r.attrs.find("event");
+    return ev != r.attrs.end() && (ev->second == "order.created" || ev->second == "order.failed");
+  };
+  std::vector<Rec> exported;
+  const bool all_exported = eventually([&] {
+    exported = read_records(logs_out);
+    return static_cast<std::size_t>(std::count_if(exported.begin(), exported.end(), is_order)) >= order_event.size();
+  }, 60s);
+  CHECK(all_exported);
+  for (const auto& r : exported) {
     auto ev = r.attrs.find("event");
     if (ev == r.attrs.end() || (ev->second != "order.created" && ev->second != "order.failed")) continue;
     const shop::Event* e = order_event.at(r.attrs.at("order_id"));
