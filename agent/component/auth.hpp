@@ -6,6 +6,7 @@
 //
 // Thread-safety: both methods are called concurrently from request threads.
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,12 +28,30 @@ class ServerAuthenticator {
   virtual Status authenticate(const HeaderList& headers) const = 0;
 };
 
+// An outgoing request as it will be sent, for authenticators that sign it (sigv4auth). Views:
+// valid during the sign_request() call only.
+struct OutgoingRequest {
+  std::string_view method;  // "POST", ...
+  std::string_view url;     // scheme://host[:port]/path?query, as sent
+  // The headers that will be sent (names in any case), the transport's own aside (User-Agent,
+  // Content-Length, Accept); "host" only when it differs from the URL's.
+  std::span<const std::pair<std::string, std::string>> headers;
+  std::string_view body;  // the final body, compressed when it is sent compressed
+};
+
 class ClientAuthenticator {
  public:
   virtual ~ClientAuthenticator() = default;
   // Headers to add to each outgoing request (e.g. {"authorization", "Bearer x"}). A retryable
   // Status when credentials are not available right now.
   virtual Status request_headers(HeaderList& out) const = 0;
+  // Headers to add to `request`, which they may depend on (a signature). Senders that know the
+  // whole request call this one; the default ignores the request. A header returned replaces a
+  // header of the same name the sender would have sent.
+  virtual Status sign_request(const OutgoingRequest& request, HeaderList& out) const {
+    (void)request;
+    return request_headers(out);
+  }
 };
 
 // Finds extension `id` and casts it to T. nullptr when absent or of another kind; `error` then

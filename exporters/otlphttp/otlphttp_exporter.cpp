@@ -1,6 +1,5 @@
 #include "exporters/otlphttp/otlphttp_exporter.hpp"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -8,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +18,7 @@
 
 #include "agent/otlp/json_encoder.hpp"
 #include "agent/otlp/proto_encoder.hpp"
+#include "agent/runtime/proxy.hpp"
 #include "agent/telemetry/log.hpp"
 #include "agent/telemetry/telemetry.hpp"
 #include "exporters/otlp/export_status.hpp"
@@ -138,132 +137,6 @@ bool parse_url(const std::string& text, std::initializer_list<std::string_view> 
   out.path = h.get(CURLUPART_PATH);
   out.display = out.scheme + "://" + out.host + (out.explicit_port ? ":" + out.port : "") + out.path;
   return true;
-}
-
-std::optional<std::string> normalize_proxy(const std::string& proxy, std::string& error) {
-  // Go's rule: a proxy that does not parse with a scheme and a host is tried as "http://" + it.
-  std::string candidate = proxy;
-  if (candidate.find("://") == std::string::npos) candidate = "http://" + candidate;
-  ParsedUrl parsed;
-  if (!parse_url(candidate, {"http", "https", "socks5", "socks5h"}, parsed, error)) return std::nullopt;
-  return candidate;
-}
-
-// ---- NO_PROXY ----------------------------------------------------------------------------------
-
-struct IpAddress {
-  int family = 0;  // AF_INET or AF_INET6
-  std::array<unsigned char, 16> bytes{};
-  int bits() const { return family == AF_INET ? 32 : 128; }
-};
-
-// IPv4-mapped IPv6 addresses count as IPv4 (as Go compares them).
-std::optional<IpAddress> parse_ip(const std::string& text) {
-  IpAddress ip;
-  if (inet_pton(AF_INET, text.c_str(), ip.bytes.data()) == 1) {
-    ip.family = AF_INET;
-    return ip;
-  }
-  if (inet_pton(AF_INET6, text.c_str(), ip.bytes.data()) == 1) {
-    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(ip.bytes.data(), kMapped, sizeof kMapped) == 0) {
-      std::memmove(ip.bytes.data(), ip.bytes.data() + 12, 4);
-      std::fill(ip.bytes.begin() + 4, ip.bytes.end(), 0);
-      ip.family = AF_INET;
-    } else {
-      ip.family = AF_INET6;
-    }
-    return ip;
-  }
-  return std::nullopt;
-}
-
-bool prefix_equal(const IpAddress& a, const IpAddress& b, int bits) {
-  if (a.family != b.family) return false;
-  int full = bits / 8;
-  if (std::memcmp(a.bytes.data(), b.bytes.data(), static_cast<std::size_t>(full)) != 0) return false;
-  const int rest = bits % 8;
-  if (rest == 0) return true;
-  const unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
-  return (a.bytes[static_cast<std::size_t>(full)] & mask) == (b.bytes[static_cast<std::size_t>(full)] & mask);
-}
-
-bool is_loopback(const IpAddress& ip) {
-  if (ip.family == AF_INET) return ip.bytes[0] == 127;
-  static constexpr unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-  return std::memcmp(ip.bytes.data(), kLoopback6, 16) == 0;
-}
-
-// True when a NO_PROXY list sends a request to host:port directly.
-bool no_proxy_matches(const std::string& no_proxy, const std::string& host, const std::string& port) {
-  const std::optional<IpAddress> host_ip = parse_ip(host);
-  std::string_view list = no_proxy;
-  while (!list.empty()) {
-    const std::size_t comma = list.find(',');
-    std::string entry = lower(trim(list.substr(0, comma)));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (entry.empty()) continue;
-    if (entry == "*") return true;
-
-    // CIDR range: "10.0.0.0/8", "fd00::/8".
-    if (const std::size_t slash = entry.find('/'); slash != std::string::npos) {
-      const std::optional<IpAddress> net = parse_ip(entry.substr(0, slash));
-      int bits = -1;
-      const std::string len = entry.substr(slash + 1);
-      auto [p, ec] = std::from_chars(len.data(), len.data() + len.size(), bits);
-      if (!net || ec != std::errc() || p != len.data() + len.size() || bits < 0) continue;
-      // An IPv4 range written in IPv6 form ("::ffff:10.0.0.0/104") is an IPv4 range of bits - 96.
-      if (net->family == AF_INET && entry.find(':') != std::string::npos) bits -= 96;
-      if (bits < 0 || bits > net->bits()) continue;
-      if (host_ip && prefix_equal(*host_ip, *net, bits)) return true;
-      continue;
-    }
-
-    // host, host:port, [v6], [v6]:port; a bare IPv6 address has several colons and no port.
-    std::string entry_host = entry;
-    std::string entry_port;
-    if (!entry.empty() && entry.front() == '[') {
-      const std::size_t close = entry.find(']');
-      if (close == std::string::npos) continue;
-      entry_host = entry.substr(1, close - 1);
-      if (close + 1 < entry.size()) {
-        if (entry[close + 1] != ':') continue;
-        entry_port = entry.substr(close + 2);
-      }
-    } else if (std::count(entry.begin(), entry.end(), ':') == 1) {
-      const std::size_t colon = entry.find(':');
-      entry_host = entry.substr(0, colon);
-      entry_port = entry.substr(colon + 1);
-    }
-    if (entry_host.empty()) continue;
-    const bool port_ok = entry_port.empty() || entry_port == port;
-
-    if (const std::optional<IpAddress> ip = parse_ip(entry_host)) {
-      if (host_ip && port_ok && prefix_equal(*host_ip, *ip, ip->bits())) return true;
-      continue;
-    }
-    // Domains: "example.com" matches itself and subdomains; ".example.com" and
-    // "*.example.com" only subdomains.
-    if (entry_host.rfind("*.", 0) == 0) entry_host.erase(0, 1);
-    bool match_apex = false;
-    if (entry_host.front() != '.') {
-      match_apex = true;
-      entry_host.insert(entry_host.begin(), '.');
-    }
-    const bool suffix = host.size() >= entry_host.size() &&
-                        host.compare(host.size() - entry_host.size(), entry_host.size(), entry_host) == 0;
-    if ((suffix || (match_apex && host == std::string_view(entry_host).substr(1))) && port_ok) return true;
-  }
-  return false;
-}
-
-std::string proxy_for(const ParsedUrl& url, const ProxyEnvironment& env) {
-  const std::string& proxy = url.scheme == "https" ? env.https_proxy : env.http_proxy;
-  if (proxy.empty()) return {};
-  if (url.bare_host == "localhost") return {};
-  if (const auto ip = parse_ip(url.bare_host); ip && is_loopback(*ip)) return {};
-  if (no_proxy_matches(env.no_proxy, url.bare_host, url.port)) return {};
-  return proxy;
 }
 
 // ---- request and response bodies -----------------------------------------------------------
@@ -446,6 +319,10 @@ struct OtlpHttpConnections {
   Slist connect_to;           // CURLOPT_CONNECT_TO for server_name_override
   std::vector<std::string> static_headers;  // Content-Type, Content-Encoding, Expect, user headers
   const component::ClientAuthenticator* auth = nullptr;
+  // What a signing authenticator sees of each request: the URL with the real host, and the
+  // headers of static_headers that are sent (plus Host when host_header is set).
+  std::string auth_url;
+  component::HeaderList auth_request_headers;
   prometheus::Counter* rejected = nullptr;
 
   std::mutex mu;
@@ -583,7 +460,8 @@ struct OtlpHttpConnections {
     bool ok = true;
     component::HeaderList auth_headers;
     if (auth != nullptr) {
-      Status s = auth->request_headers(auth_headers);
+      const component::OutgoingRequest request{"POST", auth_url, auth_request_headers, body};
+      Status s = auth->sign_request(request, auth_headers);
       if (!s.is_ok()) return reword(s, "otlphttp " + display_url + ": authenticator: " + s.message());
       for (const auto& [name, value] : auth_headers) {
         if (!valid_header_name(name) || !valid_header_value(value)) {
@@ -716,30 +594,6 @@ struct OtlpHttpConnections {
 
 // ---- options -------------------------------------------------------------------------------
 
-ProxyEnvironment ProxyEnvironment::from_process() {
-  const auto first = [](const char* upper, const char* lower_name) {
-    for (const char* name : {upper, lower_name}) {
-      const char* v = std::getenv(name);
-      if (v != nullptr && *v != '\0') return std::string(v);
-    }
-    return std::string();
-  };
-  ProxyEnvironment env;
-  env.http_proxy = first("HTTP_PROXY", "http_proxy");
-  env.https_proxy = first("HTTPS_PROXY", "https_proxy");
-  env.no_proxy = first("NO_PROXY", "no_proxy");
-  return env;
-}
-
-std::string proxy_for_url(const std::string& url, const ProxyEnvironment& env) {
-  ParsedUrl parsed;
-  std::string error;
-  if (!parse_url(url, {"http", "https"}, parsed, error)) return {};
-  const std::string proxy = proxy_for(parsed, env);
-  if (proxy.empty()) return {};
-  return normalize_proxy(proxy, error).value_or(std::string());
-}
-
 std::string otlphttp_signal_url(const OtlpHttpExporterOptions& options, Signal signal) {
   const std::string* override_url = nullptr;
   switch (signal) {
@@ -846,13 +700,13 @@ Status OtlpHttpExporter::start(component::Host& host) {
   }
 
   if (!options_.proxy_url.empty()) {
-    auto proxy = normalize_proxy(options_.proxy_url, error);
+    auto proxy = runtime::normalize_proxy(options_.proxy_url, error);
     if (!proxy) return Status::permanent(who + ": proxy_url: " + error);
     c->proxy = *proxy;
   } else {
-    const std::string proxy = proxy_for(url, ProxyEnvironment::from_process());
+    const std::string proxy = runtime::select_proxy(url_, runtime::ProxyEnvironment::from_process());
     if (!proxy.empty()) {
-      auto normalized = normalize_proxy(proxy, error);
+      auto normalized = runtime::normalize_proxy(proxy, error);
       const char* var = url.scheme == "https" ? "HTTPS_PROXY" : "HTTP_PROXY";
       if (!normalized) return Status::permanent(who + ": the proxy in " + var + " is not usable: " + error);
       c->proxy = *normalized;
@@ -879,6 +733,19 @@ Status OtlpHttpExporter::start(component::Host& host) {
     auth_ = component::find_authenticator<component::ClientAuthenticator>(host, options_.authenticator, error);
     if (auth_ == nullptr) return Status::permanent(who + ": " + error);
     c->auth = auth_;
+    c->auth_url = url_;
+    const auto add = [&](std::string name, std::string value) {
+      c->auth_request_headers.emplace_back(std::move(name), std::move(value));
+    };
+    if (!configured("content-type")) add("content-type", json ? kJsonType : kProtobufType);
+    if (options_.compression != OtlpHttpExporterOptions::Compression::kNone) {
+      add("content-encoding", std::string(compression_name(options_.compression)));
+    }
+    // An empty Expect line only tells libcurl not to send one: nothing goes on the wire.
+    for (const auto& [name, value] : options_.headers) {
+      if (!(lower(name) == "expect" && value.empty())) add(name, value);
+    }
+    if (!c->host_header.empty()) add("host", c->host_header.substr(std::string_view("Host: ").size()));
   }
 
   display_url_ = url.display;
@@ -975,7 +842,7 @@ component::Factory otlphttp_exporter_factory() {
     }
     if (const std::string proxy = s.get_string("proxy_url"); !proxy.empty()) {
       std::string error;
-      if (!normalize_proxy(proxy, error)) {
+      if (!runtime::normalize_proxy(proxy, error)) {
         errors.push_back({s.location("proxy_url"), id, "proxy_url: " + error});
       }
     }

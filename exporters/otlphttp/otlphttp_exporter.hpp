@@ -13,7 +13,8 @@
 // so there are at most as many connections as concurrent senders. start() and shutdown() come
 // from the control thread and never run concurrently with send() (the exporter helper guarantees
 // it). The authenticator extension found at start() must outlive the exporter (extensions start
-// first and stop last).
+// first and stop last). It is asked through ClientAuthenticator::sign_request() with each request
+// as sent (URL, headers, final compressed body), so a signing one (sigv4auth) can sign it.
 
 #include <chrono>
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include "agent/component/component.hpp"
 #include "agent/component/factory.hpp"
 #include "agent/otlp/response.hpp"
+#include "agent/runtime/proxy.hpp"
 #include "agent/runtime/tls.hpp"
 
 namespace prometheus {
@@ -58,23 +60,9 @@ OtlpHttpExporterOptions read_otlphttp_exporter_options(const config::Settings& s
 // slash when endpoint ends with '/'), else "" (the exporter then fails to start for that signal).
 std::string otlphttp_signal_url(const OtlpHttpExporterOptions& options, model::Signal signal);
 
-// The proxy settings of the process environment, read as Go's net/http (and so the Collector)
-// reads them: HTTP_PROXY before http_proxy, HTTPS_PROXY before https_proxy, NO_PROXY before
-// no_proxy (the first one that is set and not empty wins).
-struct ProxyEnvironment {
-  std::string http_proxy;
-  std::string https_proxy;
-  std::string no_proxy;
-  static ProxyEnvironment from_process();
-};
-
-// The proxy a request to `url` uses with the environment `env`, Go's rules: https:// URLs use
-// https_proxy and http:// URLs http_proxy (no fall-back from one to the other); "localhost" and
-// loopback addresses are never proxied; no_proxy is a comma-separated list of "*", IP addresses,
-// CIDR ranges ("10.0.0.0/8"), and domain names ("example.com" matches it and its subdomains,
-// ".example.com" and "*.example.com" only subdomains), each optionally with ":port". A proxy
-// without a scheme gets "http://". Returns "" for a direct connection.
-std::string proxy_for_url(const std::string& url, const ProxyEnvironment& env);
+// The proxy rules (Go's, from the environment) live in the runtime, shared with HttpClient.
+using runtime::ProxyEnvironment;
+using runtime::proxy_for_url;
 
 struct OtlpHttpConnections;  // libcurl easy handles, their buffers, the request settings (.cpp)
 
