@@ -235,12 +235,61 @@ TEST_CASE("the command line") {
   CHECK(out.find("vigil validate") != std::string::npos);
   CHECK(run({VIGIL_BINARY, "components"}, out, err) == 0);
   for (const char* type : {"otlp", "otlphttp", "nop", "batch", "memory_limiter", "debug", "file", "forward", "kpi", "correlation", "filelog", "file_storage",
-                           "health_check", "bearertokenauth"}) {
+                           "health_check", "bearertokenauth", "awscloudwatchlogs", "awsemf", "sigv4auth"}) {
     CHECK(out.find(std::string(" ") + type + " ") != std::string::npos);
   }
   CHECK(run({VIGIL_BINARY, "--frobnicate"}, out, err) == 2);
   CHECK(err.find("unknown flag '--frobnicate'") != std::string::npos);
   CHECK(run({VIGIL_BINARY, "validate"}, out, err) == 0);  // the embedded default is valid
+}
+
+TEST_CASE("the AWS example configs are valid, and validate never prints AWS secrets") {
+  std::string out, err;
+  const std::string examples = std::string(VIGIL_SOURCE_DIR) + "/examples/aws";
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(examples)) {
+    if (entry.path().extension() != ".yaml") continue;
+    INFO(entry.path().string());
+    CHECK(run({VIGIL_BINARY, "validate", "--config", entry.path().string()}, out, err) == 0);
+    ++checked;
+  }
+  CHECK(checked == 3);
+
+  // A broken AWS config, with credentials in the environment and one expanded into the config
+  // itself: the errors name options and places, never the secret or the token.
+  TempDir dir;
+  const std::string secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSECRETKEY";
+  const std::string token = "FwoGZXIvYXdzSESSIONTOKEN";
+  const std::string path = dir.file("aws.yaml");
+  write_file(path,
+             "receivers: {otlp: {protocols: {http: {}}}}\n"
+             "exporters:\n"
+             "  awscloudwatchlogs:\n"
+             "    log_group_name: g\n"
+             "    log_stream_name: s\n"
+             "    log_retention: 4\n"
+             "    tags:\n"
+             "      k: ${env:AWS_SECRET_ACCESS_KEY}\n"
+             "  awsemf:\n"
+             "    dimension_rollup_option: Sometimes\n"
+             "    namespace: ${env:AWS_SESSION_TOKEN}\n"
+             "extensions:\n"
+             "  sigv4auth:\n"
+             "    assume_role:\n"
+             "      arn: ${env:AWS_SECRET_ACCESS_KEY}\n"
+             "      bogus: 1\n"
+             "service:\n"
+             "  extensions: [sigv4auth]\n"
+             "  pipelines:\n"
+             "    logs: {receivers: [otlp], exporters: [awscloudwatchlogs]}\n"
+             "    metrics: {receivers: [otlp], exporters: [awsemf]}\n");
+  const int rc = run({VIGIL_BINARY, "validate", "--config", path}, out, err, std::chrono::seconds(30),
+                     {{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"}, {"AWS_SECRET_ACCESS_KEY", secret}, {"AWS_SESSION_TOKEN", token}});
+  CHECK(rc == 1);
+  CHECK(err.find("log_retention") != std::string::npos);
+  CHECK(err.find("dimension_rollup_option") != std::string::npos);
+  CHECK((out + err).find(secret) == std::string::npos);
+  CHECK((out + err).find(token) == std::string::npos);
 }
 
 TEST_CASE("vigil validate reports every config error with its location and never crashes") {
