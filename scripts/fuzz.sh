@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${VIGIL_FUZZ_SECONDS:-30}
-read -r -a fuzzers <<< "${VIGIL_FUZZERS:-fuzz_otlp_decode fuzz_otlp_json fuzz_config fuzz_otlp_http fuzz_filelog_operators fuzz_ottl fuzz_correlation}"
+read -r -a fuzzers <<< "${VIGIL_FUZZERS:-fuzz_otlp_decode fuzz_otlp_json fuzz_config fuzz_otlp_http fuzz_filelog_operators fuzz_ottl fuzz_correlation fuzz_aws_responses fuzz_emf}"
 build_dir=${VIGIL_FUZZ_BUILD_DIR:-build/fuzz}
 artifacts=${VIGIL_FUZZ_ARTIFACTS:-$build_dir/artifacts}
 export VIGIL_WERROR=${VIGIL_WERROR:-ON}

@@ -14,6 +14,7 @@
 #include <prometheus/counter.h>
 #include <simdjson.h>
 
+#include "agent/aws/cloudwatch_logs_parse.hpp"
 #include "agent/aws/sigv4.hpp"
 #include "agent/model/utf8.hpp"
 #include "agent/runtime/http_client.hpp"
@@ -32,10 +33,13 @@ constexpr std::string_view kTargetPrefix = "Logs_20140328.";
 constexpr char kContentType[] = "application/x-amz-json-1.1";
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 constexpr std::size_t kMaxErrorMessage = 256;
+constexpr std::size_t kMaxErrorType = 128;  // the longest AWS error code is under 64
 
 // Copies `s` with every byte that starts no valid UTF-8 sequence replaced by U+FFFD; true when
 // something was replaced.
 bool sanitize_utf8(std::string& s) {
+  // The common case, valid text, checked with SIMD (simdjson's rule is model::utf8_sequence's).
+  if (simdjson::validate_utf8(s.data(), s.size())) return false;
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   const auto* scan = p;
@@ -248,10 +252,29 @@ std::vector<std::vector<LogEvent>> plan_requests(std::vector<LogEvent> events, s
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Per ASCII byte: 0 copied as it is (printable but the quote and the backslash), 'u' written
+  // as \u00XX, else the letter of its two-character escape.
+  static constexpr auto kEscape = [] {
+    std::array<char, 128> e{};
+    for (int c = 0; c < 0x20; ++c) e[static_cast<std::size_t>(c)] = 'u';
+    e[0x7f] = 'u';
+    e['"'] = '"';
+    e['\\'] = '\\';
+    e['\n'] = 'n';
+    e['\r'] = 'r';
+    e['\t'] = 't';
+    e['\b'] = 'b';
+    e['\f'] = 'f';
+    return e;
+  }();
   out.push_back('"');
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
+    const auto* run = p;  // appended in one go rather than byte by byte
+    while (p < end && *p < 0x80 && kEscape[*p] == 0) ++p;
+    out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
+    if (p == end) break;
     const unsigned char c = *p;
     if (c >= 0x80) {
       const std::size_t n = model::utf8_sequence(p, end);
@@ -265,36 +288,13 @@ void append_json_string(std::string& out, std::string_view s) {
       continue;
     }
     ++p;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+    const char e = kEscape[c];
+    if (e == 'u') {
+      const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+      out.append(u, 6);
+    } else {
+      const char two[2] = {'\\', e};
+      out.append(two, 2);
     }
   }
   out.push_back('"');
@@ -339,6 +339,17 @@ struct Answer {
 };
 
 // "com.amazonaws.logs#ThrottlingException:http://..." → "ThrottlingException".
+// What the service wrote, made safe for a log line and a Status: one line, at most `max` bytes,
+// cut at a character boundary.
+std::string one_line(std::string_view s, std::size_t max) {
+  std::string out(s.substr(0, utf8_cut(s, max)));
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  return out;
+}
+
 std::string error_type(const runtime::HttpClientResponse& r, std::string& message) {
   std::string type;
   simdjson::dom::parser parser;
@@ -348,7 +359,7 @@ std::string error_type(const runtime::HttpClientResponse& r, std::string& messag
     if (root["__type"].get(t) == simdjson::SUCCESS) type = std::string(t);
     std::string_view m;
     if (root["message"].get(m) == simdjson::SUCCESS || root["Message"].get(m) == simdjson::SUCCESS) {
-      message = std::string(m.substr(0, kMaxErrorMessage));
+      message = one_line(m, kMaxErrorMessage);
     }
   }
   if (type.empty()) {
@@ -356,7 +367,7 @@ std::string error_type(const runtime::HttpClientResponse& r, std::string& messag
   }
   if (const auto hash = type.find('#'); hash != std::string::npos) type = type.substr(hash + 1);
   if (const auto colon = type.find(':'); colon != std::string::npos) type = type.substr(0, colon);
-  return type;
+  return one_line(type, kMaxErrorType);
 }
 
 Answer classify(const runtime::HttpClientResponse& r) {
@@ -398,6 +409,44 @@ Answer classify(const runtime::HttpClientResponse& r) {
   }
   return a;
 }
+
+}  // namespace
+
+detail::RejectedEvents detail::parse_rejected_log_events(std::string_view body, std::size_t n) {
+  RejectedEvents out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (body.empty() || parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return out;
+  simdjson::dom::object info;
+  if (root["rejectedLogEventsInfo"].get(info) != simdjson::SUCCESS) return out;
+  const auto index = [&](const char* key, std::int64_t def) {
+    std::int64_t v = def;
+    if (info[key].get(v) != simdjson::SUCCESS) v = def;
+    return static_cast<std::size_t>(std::clamp<std::int64_t>(v, 0, static_cast<std::int64_t>(n)));
+  };
+  // tooOld / expired: [0, end) (exclusive); tooNew: [start, n) (inclusive).
+  const std::size_t too_old = index("tooOldLogEventEndIndex", 0);
+  const std::size_t expired_end = std::max(too_old, index("expiredLogEventEndIndex", 0));
+  const std::size_t too_new_start =
+      std::max(expired_end, index("tooNewLogEventStartIndex", static_cast<std::int64_t>(n)));
+  out.too_old = too_old;
+  out.expired = expired_end - too_old;
+  out.too_new = n - too_new_start;
+  return out;
+}
+
+std::string detail::classify_answer(long status, const std::string& body, const std::string& error_type_header,
+                                    std::string& message) {
+  runtime::HttpClientResponse r;
+  r.status = status;
+  r.body = body;
+  if (!error_type_header.empty()) r.headers.emplace_back("x-amzn-errortype", error_type_header);
+  Answer a = classify(r);
+  message = std::move(a.message);
+  return a.outcome;
+}
+
+namespace {
 
 constexpr std::array<std::string_view, 9> kOutcomes = {
     "ok",           "network_error",     "resource_not_found", "already_exists", "throttled",
@@ -611,25 +660,11 @@ struct CloudWatchLogsClient::Impl {
 
   // Reads rejectedLogEventsInfo of a 200 into the tally; returns the events rejected.
   std::size_t rejected(const std::string& body, std::size_t n, Tally& tally) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    if (body.empty() || parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return 0;
-    simdjson::dom::object info;
-    if (root["rejectedLogEventsInfo"].get(info) != simdjson::SUCCESS) return 0;
-    const auto index = [&](const char* key, std::int64_t def) {
-      std::int64_t v = def;
-      if (info[key].get(v) != simdjson::SUCCESS) v = def;
-      return static_cast<std::size_t>(std::clamp<std::int64_t>(v, 0, static_cast<std::int64_t>(n)));
-    };
-    // tooOld / expired: [0, end) (exclusive); tooNew: [start, n) (inclusive).
-    const std::size_t too_old = index("tooOldLogEventEndIndex", 0);
-    const std::size_t expired_end = std::max(too_old, index("expiredLogEventEndIndex", 0));
-    const std::size_t too_new_start =
-        std::max(expired_end, index("tooNewLogEventStartIndex", static_cast<std::int64_t>(n)));
-    tally.drop("too_old", too_old);
-    tally.drop("expired", expired_end - too_old);
-    tally.drop("too_new", n - too_new_start);
-    const std::size_t r = too_old + (expired_end - too_old) + (n - too_new_start);
+    const detail::RejectedEvents rej = detail::parse_rejected_log_events(body, n);
+    tally.drop("too_old", rej.too_old);
+    tally.drop("expired", rej.expired);
+    tally.drop("too_new", rej.too_new);
+    const std::size_t r = rej.total();
     if (r > 0) {
       telemetry::log_limited(telemetry::Level::kWarn, log_component + "/rejected", log_component,
                              "CloudWatch Logs rejected " + std::to_string(r) + " of " + std::to_string(n) +

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "agent/aws/credentials_ini.hpp"
+#include "agent/aws/credentials_parse.hpp"
 #include "agent/runtime/http_client.hpp"
 #include "agent/telemetry/log.hpp"
 
@@ -68,7 +69,9 @@ std::string trim(std::string_view s) {
 // never to a response that carried credentials.
 std::string excerpt(std::string_view body) {
   std::string out;
-  for (char c : body.substr(0, kMaxMessageChars)) {
+  std::size_t cut = std::min(body.size(), kMaxMessageChars);  // at a character boundary
+  while (cut > 0 && cut < body.size() && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;
+  for (char c : body.substr(0, cut)) {
     const auto u = static_cast<unsigned char>(c);
     out.push_back(u < 0x20 || u == 0x7f ? ' ' : c);
   }
@@ -138,7 +141,11 @@ std::optional<Clock::time_point> parse_time(const std::string& text) {
   tm.tm_sec = s;
   const std::time_t t = ::timegm(&tm);
   if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-  return Clock::from_time_t(t - offset);
+  // The clock counts nanoseconds in 64 bits (years 1678 to 2262): a time beyond is clamped to its
+  // ends ("never expires" / "long expired") rather than overflowing.
+  constexpr std::time_t kMaxSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::max()).count() - 1;
+  return Clock::from_time_t(std::clamp<std::time_t>(t - offset, -kMaxSeconds, kMaxSeconds));
 }
 
 std::string format_time(Clock::time_point t) {
@@ -995,5 +1002,28 @@ std::string resolve_region(const std::string& configured, const CredentialSettin
           "\" of " + files.config_path + "; IMDS: " + imds_error + ")";
   return {};
 }
+
+namespace detail {
+
+std::optional<Clock::time_point> parse_iso8601(const std::string& text) {
+  return parse_time(text);
+}
+
+bool parse_sts_answer(long status, const std::string& body, Credentials& out, std::string& error) {
+  runtime::HttpClientResponse r;
+  r.status = status;
+  r.body = body;
+  const Fetched f = parse_sts(r, "STS", out);
+  error = f.outcome == Outcome::kFound ? std::string() : f.message;
+  return f.outcome == Outcome::kFound;
+}
+
+bool parse_json_credentials_answer(const std::string& body, Credentials& out, std::string& error) {
+  const Fetched f = parse_json_credentials(body, "credentials endpoint", out);
+  error = f.outcome == Outcome::kFound ? std::string() : f.message;
+  return f.outcome == Outcome::kFound;
+}
+
+}  // namespace detail
 
 }  // namespace vigil::aws

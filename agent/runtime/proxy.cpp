@@ -1,7 +1,6 @@
 #include "agent/runtime/proxy.hpp"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 
 #include <algorithm>
 #include <array>
@@ -11,64 +10,14 @@
 #include <cstring>
 #include <string_view>
 
+#include <boost/algorithm/string/case_conv.hpp>
+#include <boost/algorithm/string/trim.hpp>
+
+#include "agent/runtime/http_client.hpp"
+
 namespace vigil::runtime {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-struct UrlParts {
-  std::string scheme;     // lower case
-  std::string bare_host;  // lower case, without IPv6 brackets
-  std::string port;       // explicit or the scheme's default
-};
-
-// libcurl's URL parser (the one that will send the request): false when `text` is not an
-// absolute URL with a host.
-bool parse(const std::string& text, UrlParts& out, std::string& error) {
-  CURLU* u = curl_url();
-  if (u == nullptr) {
-    error = "out of memory";
-    return false;
-  }
-  const auto get = [u](CURLUPart part, unsigned flags = 0) {
-    char* value = nullptr;
-    if (curl_url_get(u, part, &value, flags) != CURLUE_OK || value == nullptr) return std::string();
-    std::string s(value);
-    curl_free(value);
-    return s;
-  };
-  const CURLUcode rc = curl_url_set(u, CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME);
-  if (rc != CURLUE_OK) {
-    error = std::string("not a valid URL (") + curl_url_strerror(rc) + "); write it as scheme://host[:port]";
-    curl_url_cleanup(u);
-    return false;
-  }
-  out.scheme = lower(get(CURLUPART_SCHEME));
-  out.bare_host = lower(get(CURLUPART_HOST));
-  if (out.bare_host.size() >= 2 && out.bare_host.front() == '[' && out.bare_host.back() == ']') {
-    out.bare_host = out.bare_host.substr(1, out.bare_host.size() - 2);
-  }
-  out.port = get(CURLUPART_PORT);
-  if (out.port.empty()) out.port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  if (out.port.empty()) out.port = out.scheme == "https" ? "443" : "80";
-  curl_url_cleanup(u);
-  if (out.bare_host.empty()) {
-    error = "the URL has no host";
-    return false;
-  }
-  return true;
-}
 
 // ---- NO_PROXY ----------------------------------------------------------------------------------
 
@@ -123,7 +72,9 @@ bool no_proxy_matches(const std::string& no_proxy, const std::string& host, cons
   std::string_view list = no_proxy;
   while (!list.empty()) {
     const std::size_t comma = list.find(',');
-    std::string entry = lower(trim(list.substr(0, comma)));
+    std::string entry(list.substr(0, comma));
+    boost::algorithm::trim(entry);
+    boost::algorithm::to_lower(entry);
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     if (entry.empty()) continue;
     if (entry == "*") return true;
@@ -199,8 +150,8 @@ std::optional<std::string> normalize_proxy(const std::string& proxy, std::string
   // Go's rule: a proxy that does not parse with a scheme and a host is tried as "http://" + it.
   std::string candidate = proxy;
   if (candidate.find("://") == std::string::npos) candidate = "http://" + candidate;
-  UrlParts parts;
-  if (!parse(candidate, parts, error)) return std::nullopt;
+  Url parts;
+  if (!parse_url(candidate, parts, error)) return std::nullopt;
   if (parts.scheme != "http" && parts.scheme != "https" && parts.scheme != "socks5" && parts.scheme != "socks5h") {
     error = "the scheme must be one of http://, https://, socks5://, socks5h:// (got \"" + parts.scheme + "\")";
     return std::nullopt;
@@ -209,9 +160,9 @@ std::optional<std::string> normalize_proxy(const std::string& proxy, std::string
 }
 
 std::string select_proxy(const std::string& url, const ProxyEnvironment& env) {
-  UrlParts parts;
+  Url parts;
   std::string error;
-  if (!parse(url, parts, error)) return {};
+  if (!parse_url(url, parts, error)) return {};
   if (parts.scheme != "http" && parts.scheme != "https") return {};
   const std::string& proxy = parts.scheme == "https" ? env.https_proxy : env.http_proxy;
   if (proxy.empty()) return {};

@@ -196,27 +196,20 @@ AwsEmfExporter::AwsEmfExporter(AwsEmfExporterOptions options, std::string id, te
                                LineWriter writer)
     : options_(std::move(options)), id_(std::move(id)), telemetry_(telemetry), writer_(std::move(writer)) {
   const prometheus::Labels base{{"exporter", id_}};
-  documents_ =
-      &telemetry.counter_family("vigil_awsemf_documents_total", "EMF documents sent (one log event each).")
-           .Add(base);
-  baseline_ =
-      &telemetry
-           .counter_family("vigil_awsemf_baseline_points_total",
-                           "First points of cumulative series, kept as the baseline of the next delta.")
-           .Add(base);
-  folded_points_ =
-      &telemetry
-           .counter_family("vigil_awsemf_folded_points_total",
-                           "Points sent under the otel.overflow dimension because max_series was reached.")
-           .Add(base);
-  series_ =
-      &telemetry.gauge_family("vigil_awsemf_series", "Distinct CloudWatch metric series sent this hour.")
-           .Add(base);
-  folded_series_ =
-      &telemetry
-           .gauge_family("vigil_awsemf_folded_series",
-                         "Distinct series folded into otel.overflow this hour (max_series reached).")
-           .Add(base);
+  const auto counter = [&](const char* name, const char* help) {
+    return &telemetry.counter_family(name, help).Add(base);
+  };
+  const auto gauge = [&](const char* name, const char* help) {
+    return &telemetry.gauge_family(name, help).Add(base);
+  };
+  documents_ = counter("vigil_awsemf_documents_total", "EMF documents sent (one log event each).");
+  baseline_ = counter("vigil_awsemf_baseline_points_total",
+                      "First points of cumulative series, kept as the baseline of the next delta.");
+  folded_points_ = counter("vigil_awsemf_folded_points_total",
+                           "Points sent under the otel.overflow dimension because max_series was reached.");
+  series_ = gauge("vigil_awsemf_series", "Distinct CloudWatch metric series sent this hour.");
+  folded_series_ = gauge("vigil_awsemf_folded_series",
+                         "Distinct series folded into otel.overflow this hour (max_series reached).");
   dropped_ =
       &telemetry.counter_family("vigil_awsemf_dropped_points_total", "Data points not sent, by reason.");
   adjusted_ = &telemetry.counter_family("vigil_awsemf_adjustments_total",

@@ -97,10 +97,14 @@ namespace {
 // document is always valid JSON.
 using aws::append_json_string;
 
-// Shortest text that reads back as the same double (finite values only).
+// Shortest text that reads back as the same double (finite values only). Magnitudes past 2^53
+// are written with an exponent: to_chars's shortest form would be a 17-20 digit integer literal,
+// which parsers that read integers as int64 (simdjson among them) reject beyond 2^63.
 std::string format_number(double v) {
   std::array<char, 32> buf{};
-  auto r = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+  auto r = std::abs(v) >= 9007199254740992.0
+               ? std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::scientific)
+               : std::to_chars(buf.data(), buf.data() + buf.size(), v);
   return std::string(buf.data(), r.ptr);
 }
 
@@ -331,17 +335,15 @@ DimSets rollup_sets(DimensionRollup option, const std::vector<std::string>& keys
   return out;
 }
 
+// Drops sets equal to an earlier one as sets (the same names in any order). Compared in place:
+// sets are short, and sorted copies cost a dozen allocations per point.
 void dedup(DimSets& sets) {
   DimSets out;
+  out.reserve(sets.size());
   for (auto& s : sets) {
-    std::vector<std::string> sorted = s;
-    std::sort(sorted.begin(), sorted.end());
-    bool seen = false;
-    for (const auto& o : out) {
-      std::vector<std::string> os = o;
-      std::sort(os.begin(), os.end());
-      seen = seen || os == sorted;
-    }
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const std::vector<std::string>& o) {
+      return o.size() == s.size() && std::is_permutation(o.begin(), o.end(), s.begin());
+    });
     if (!seen) out.push_back(std::move(s));
   }
   sets = std::move(out);
@@ -448,6 +450,16 @@ bool finite_distribution(const Distribution& d) {
   return true;
 }
 
+// Count, sum, min and max: the same fields in histogram and exponential histogram points.
+template <class Point>
+void copy_totals(const Point& p, Distribution& d) {
+  d.count = static_cast<double>(p.count);
+  d.has_sum = p.sum.has_value();
+  d.sum = p.sum.value_or(0);
+  d.min = p.min;
+  d.max = p.max;
+}
+
 std::optional<Distribution> from_histogram(const model::HistogramDataPoint& p) {
   Distribution d;
   const std::size_t n = p.bucket_counts.size();
@@ -459,11 +471,7 @@ std::optional<Distribution> from_histogram(const model::HistogramDataPoint& p) {
     b.count = static_cast<double>(p.bucket_counts[i]);
     d.buckets.push_back(b);
   }
-  d.count = static_cast<double>(p.count);
-  d.has_sum = p.sum.has_value();
-  d.sum = p.sum.value_or(0);
-  d.min = p.min;
-  d.max = p.max;
+  copy_totals(p, d);
   return d;
 }
 
@@ -484,11 +492,7 @@ Distribution from_exponential(const model::ExponentialHistogramDataPoint& p) {
     d.buckets.push_back(
         {std::pow(base, idx), std::pow(base, idx + 1), static_cast<double>(p.positive.bucket_counts[j])});
   }
-  d.count = static_cast<double>(p.count);
-  d.has_sum = p.sum.has_value();
-  d.sum = p.sum.value_or(0);
-  d.min = p.min;
-  d.max = p.max;
+  copy_totals(p, d);
   return d;
 }
 
@@ -560,6 +564,7 @@ std::string distribution_json(const Distribution& d, bool exact_min_max, Transla
       value = lo;
     else
       value = lo + (hi - lo) / 2;
+    if (!std::isfinite(value)) value = lo / 2 + hi / 2;  // hi - lo beyond the double range
     lo_seen = std::min(lo_seen, std::isinf(lo) ? value : lo);
     hi_seen = std::max(hi_seen, std::isinf(hi) ? value : hi);
     vc.emplace_back(value, b.count);
@@ -574,7 +579,12 @@ std::string distribution_json(const Distribution& d, bool exact_min_max, Transla
         c += vc[k].second;
         weighted += vc[k].first * vc[k].second;
       }
-      merged.emplace_back(weighted / c, c);
+      double mean = weighted / c;
+      if (!std::isfinite(mean)) {  // the products overflowed: the same mean, weighted first
+        mean = 0;
+        for (std::size_t k = i; k < std::min(vc.size(), i + per); ++k) mean += vc[k].first * (vc[k].second / c);
+      }
+      merged.emplace_back(mean, c);
     }
     ++stats.adjusted["buckets_merged"];
     vc = std::move(merged);
@@ -597,6 +607,9 @@ std::string distribution_json(const Distribution& d, bool exact_min_max, Transla
     for (const auto& [v, c] : vc) sum += v * c;
   }
   if (!std::isfinite(min) || !std::isfinite(max) || !std::isfinite(sum)) return {};
+  for (const auto& [v, c] : vc) {
+    if (!std::isfinite(v) || !std::isfinite(c)) return {};
+  }
   std::string out = "{";
   if (!d.is_summary) {
     out += "\"Values\":[";
@@ -621,6 +634,11 @@ std::string distribution_json(const Distribution& d, bool exact_min_max, Transla
 // ---- the translation pass ------------------------------------------------------------------------
 
 struct Translator::Pass {
+  // A constructor rather than aggregate initialization: clang's -Wmissing-field-initializers
+  // (the fuzz build, -Werror) flags the members left to their defaults.
+  Pass(Translator& translator, TranslatorState& state, TranslateStats& pass_stats)
+      : t(translator), s(state), stats(pass_stats) {}
+
   Translator& t;
   TranslatorState& s;
   TranslateStats& stats;
@@ -669,13 +687,17 @@ struct Translator::Pass {
       const HistoryEntry& prev = h.back();
       const bool restarted = start != prev.start && start != 0 && prev.start != 0;
       if (!cur.is_distribution) {
-        if (restarted || cur.number() < prev.cumulative.number()) {
+        // Integers compared as integers: as doubles, counters beyond 2^53 that went down by a
+        // little would look unchanged and give a negative delta.
+        const bool went_down = cur.is_int && prev.cumulative.is_int ? cur.i < prev.cumulative.i
+                                                                    : cur.number() < prev.cumulative.number();
+        if (restarted || went_down) {
           entry.delta = cur;  // a counter reset: everything since the restart is new
         } else {
           entry.delta = cur;
-          if (cur.is_int && prev.cumulative.is_int)
-            entry.delta.i = cur.i - prev.cumulative.i;
-          else {
+          // A difference beyond int64 (from -9e18 to 9e18) is computed in doubles.
+          if (!cur.is_int || !prev.cumulative.is_int ||
+              __builtin_sub_overflow(cur.i, prev.cumulative.i, &entry.delta.i)) {
             entry.delta.is_int = false;
             entry.delta.d = cur.number() - prev.cumulative.number();
           }
@@ -799,8 +821,10 @@ struct Translator::Pass {
 
     // One CloudWatch metric per dimension set with its values: what the guard counts.
     std::vector<std::uint64_t> series_keys;
+    series_keys.reserve(sets.size());
+    std::string k;  // one buffer for every set's key
     for (const auto& set : sets) {
-      std::string k = ns;
+      k.assign(ns);
       (k += kSep) += name_s;
       for (const auto& dim : set) {
         (k += kSep) += dim;
@@ -812,6 +836,11 @@ struct Translator::Pass {
     const Labels* doc_labels = &labels;
     static const Labels kOverflowLabels = {{kOverflowDimension, "true"}};
     if (!admit(series_keys)) {
+      // Folded, a metric named like the overflow dimension would be a second root member of that name.
+      if (name_s == kOverflowDimension) {
+        ++stats.dropped["name_conflict"];
+        return;
+      }
       const std::uint64_t overflow = hash_of(ns + kSep + name_s + kSep + kOverflowDimension);
       if (s.overflow_series.count(overflow) == 0) {
         if (s.overflow_series.size() >= kMaxOverflowSeries) {

@@ -1,20 +1,21 @@
 #pragma once
-// The `otlphttp` exporter: OTLP over HTTP/1.1 or HTTP/2 (protobuf or JSON) with libcurl, with the
-// option names and defaults of the Collector's exporter/otlphttpexporter and config/confighttp
-// (see README.md). Each batch is one POST of an Export{Trace,Metrics,Logs}ServiceRequest,
-// compressed by the exporter itself (gzip, zstd, deflate or none). The server's answer becomes a
-// component::Status with the OTLP retry rules of exporters/otlp/export_status.hpp; the runtime's
-// exporter helper queues and retries (sending_queue, retry_on_failure).
+// The `otlphttp` exporter: OTLP over HTTP/1.1 or HTTP/2 (protobuf or JSON) through the runtime's
+// HTTP client (runtime::HttpClient, libcurl), with the option names and defaults of the
+// Collector's exporter/otlphttpexporter and config/confighttp (see README.md). Each batch is one
+// POST of an Export{Trace,Metrics,Logs}ServiceRequest, compressed by the exporter itself (gzip,
+// zstd, deflate or none). The server's answer becomes a component::Status with the OTLP retry
+// rules of exporters/otlp/export_status.hpp; the runtime's exporter helper queues and retries
+// (sending_queue, retry_on_failure).
 //
 // Ownership and threads: one OtlpHttpExporter per (exporter ID, signal). send() is called from up
 // to sending_queue.num_consumers threads at once and blocks until the server answered or
-// `timeout` passed. Each concurrent send() uses its own libcurl easy handle from a small pool
-// (handles and their buffers are reused, and with them the keep-alive connection each one holds),
-// so there are at most as many connections as concurrent senders. start() and shutdown() come
-// from the control thread and never run concurrently with send() (the exporter helper guarantees
-// it). The authenticator extension found at start() must outlive the exporter (extensions start
-// first and stop last). It is asked through ClientAuthenticator::sign_request() with each request
-// as sent (URL, headers, final compressed body), so a signing one (sigv4auth) can sign it.
+// `timeout` passed. Each concurrent send() uses its own request buffers from a small pool, and
+// the HttpClient gives it its own libcurl handle (which keeps its connection alive), so there are
+// at most as many connections as concurrent senders. start() and shutdown() come from the
+// control thread and never run concurrently with send() (the exporter helper guarantees it). The
+// authenticator extension found at start() must outlive the exporter (extensions start first and
+// stop last). It is asked through ClientAuthenticator::sign_request() with each request as sent
+// (URL, headers, final compressed body), so a signing one (sigv4auth) can sign it.
 
 #include <chrono>
 #include <cstdint>
@@ -64,7 +65,7 @@ std::string otlphttp_signal_url(const OtlpHttpExporterOptions& options, model::S
 using runtime::ProxyEnvironment;
 using runtime::proxy_for_url;
 
-struct OtlpHttpConnections;  // libcurl easy handles, their buffers, the request settings (.cpp)
+struct OtlpHttpConnections;  // the HTTP client, request buffers, the request settings (.cpp)
 
 class OtlpHttpExporter : public component::Sender {
  public:
@@ -73,15 +74,16 @@ class OtlpHttpExporter : public component::Sender {
   ~OtlpHttpExporter() override;
 
   // Permanent errors: no URL for this signal, unreadable TLS files, an invalid proxy in the
-  // environment, a missing authenticator extension, libcurl that cannot initialise.
+  // environment, an invalid tls.server_name_override, a missing authenticator extension, libcurl
+  // that cannot initialise.
   component::Status start(component::Host& host) override;
   // Closes the connections. Safe without start(); never concurrent with send().
   void shutdown(component::Deadline deadline) override;
   // Encodes, compresses and POSTs the batch; returns when the server answered or `timeout`
-  // passed. Retryable: HTTP 429/502/503/504 (with the server's Retry-After), connection failures
-  // and timeouts, credentials not available yet. Permanent: every other 3xx/4xx/5xx (with the
-  // server's google.rpc.Status message). A 2xx is OK; a partial success in it is logged and its
-  // rejected items counted, never retried.
+  // passed. Retryable: HTTP 429/502/503/504 (with the server's Retry-After), connection and TLS
+  // failures and timeouts, credentials not available yet. Permanent: every other 3xx/4xx/5xx
+  // (with the server's google.rpc.Status message), a request the client cannot send as written.
+  // A 2xx is OK; a partial success in it is logged and its rejected items counted, never retried.
   component::Status send(const model::Batch& batch) override;
 
   const std::string& url() const { return url_; }

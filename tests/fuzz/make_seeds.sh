@@ -9,8 +9,10 @@ cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
 proto_dir=$root/agent/otlp/proto
 out=corpus
-mkdir -p "$out/fuzz_otlp_decode" "$out/fuzz_config" "$out/fuzz_otlp_http" "$out/fuzz_otlp_json"
-find "$out" -type f ! -name 'regress-*' -delete
+generated="fuzz_otlp_decode fuzz_config fuzz_otlp_http fuzz_otlp_json fuzz_emf"
+for d in $generated; do mkdir -p "$out/$d"; done
+# Only the generated corpora: the others are written by hand.
+for d in $generated; do find "$out/$d" -type f ! -name 'regress-*' -delete; done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -255,6 +257,82 @@ http_seed deflate-bomb 2 < <(head -c 4194304 /dev/zero | deflate)
 # zstd with two frames, and a truncated gzip stream.
 http_seed zstd-two-frames 1 < <(zstd -q -c < "$tmp/logs-minimal.pb"; zstd -q -c < "$tmp/traces-minimal.pb")
 http_seed gzip-truncated 0 < <(gzip -c -n < "$tmp/traces-full.pb" | head -c 60)
+
+# fuzz_emf: OTLP metrics requests; the first byte picks the translator's options (see fuzz_emf.cpp:
+# bits 0-1 rollup, 4 resource_to_telemetry, 8 declarations, 16 max_series 3, 32 retain initial
+# value, 64 namespace, 128 replay).
+emf_seed() {  # emf_seed NAME OPTIONS < textproto
+  python3 -c 'import sys; sys.stdout.buffer.write(bytes([int(sys.argv[1])]))' "$2" > "$out/fuzz_emf/$1"
+  encode metrics >> "$out/fuzz_emf/$1"
+}
+KPI_RESOURCE='resource { attributes { key: "service.name" value { string_value: "shop" } } attributes { key: "service.namespace" value { string_value: "demo" } } }'
+KPI_SCOPE='scope { name: "vigil.kpi" }'
+kpi_point() {  # kpi_point TIME VALUE CURRENCY REGION
+  echo "data_points { start_time_unix_nano: 1699990000000000000 time_unix_nano: $1 as_double: $2
+    attributes { key: \"currency\" value { string_value: \"$3\" } } attributes { key: \"region\" value { string_value: \"$4\" } } }"
+}
+emf_seed kpi-cumulative 130 <<EOF
+resource_metrics { $KPI_RESOURCE scope_metrics { $KPI_SCOPE
+  metrics { name: "orders_total" unit: "{order}" sum { aggregation_temporality: AGGREGATION_TEMPORALITY_CUMULATIVE is_monotonic: true
+    $(kpi_point 1699999940000000000 10 EUR eu-west-1) $(kpi_point 1699999940000000000 7 USD us-east-1)
+    $(kpi_point 1700000000000000000 15 EUR eu-west-1) $(kpi_point 1700000000000000000 3 USD us-east-1) } }
+  metrics { name: "order_value" unit: "ms" histogram { aggregation_temporality: AGGREGATION_TEMPORALITY_CUMULATIVE
+    data_points { start_time_unix_nano: 1699990000000000000 time_unix_nano: 1699999940000000000 count: 6 sum: 300 bucket_counts: [1, 2, 3, 0, 0, 0] explicit_bounds: [10, 25, 50, 100, 200]
+      attributes { key: "region" value { string_value: "eu-west-1" } } }
+    data_points { start_time_unix_nano: 1699990000000000000 time_unix_nano: 1700000000000000000 count: 9 sum: 700 bucket_counts: [1, 2, 4, 1, 1, 0] explicit_bounds: [10, 25, 50, 100, 200] min: 5 max: 150
+      attributes { key: "region" value { string_value: "eu-west-1" } } } } }
+  metrics { name: "last_order_amount" unit: "1" gauge { data_points { time_unix_nano: 1700000000000000000 as_double: 42.5 } } }
+} }
+EOF
+emf_seed declarations 8 <<EOF
+resource_metrics { $KPI_RESOURCE scope_metrics { $KPI_SCOPE
+  metrics { name: "latency" unit: "s" gauge { data_points { as_double: 0.25 attributes { key: "a" value { string_value: "x" } } attributes { key: "b" value { string_value: "y" } } } } }
+  metrics { name: "requests_total" unit: "1/s" gauge { data_points { as_int: 3 attributes { key: "a" value { string_value: "z" } } } } }
+  metrics { name: "zeta" unit: "{thing}/s" gauge { data_points { as_int: 1 attributes { key: "a" value { string_value: "x" } } attributes { key: "b" value { string_value: "q" } } } } }
+} }
+EOF
+many_series() {
+  for i in $(seq 1 12); do echo "data_points { as_int: $i attributes { key: \"user\" value { string_value: \"u$i\" } } }"; done
+}
+emf_seed series-guard 18 <<EOF
+resource_metrics { $KPI_RESOURCE scope_metrics { $KPI_SCOPE
+  metrics { name: "logins" gauge { $(many_series) } }
+  metrics { name: "otel.overflow" gauge { $(many_series) } }
+} }
+EOF
+emf_seed conflicts-and-limits 196 <<EOF
+resource_metrics { resource { attributes { key: "service.name" value { string_value: "$(printf 'n%.0s' $(seq 1 300))" } } attributes { key: "latency" value { string_value: "clash" } } }
+  scope_metrics { scope { name: "lib" }
+  metrics { name: "latency" gauge { data_points { as_double: 1 attributes { key: "_aws" value { string_value: "x" } } } } }
+  metrics { name: "_aws" gauge { data_points { as_double: 1 } } }
+  metrics { name: "" gauge { data_points { as_double: 1 } } }
+  metrics { name: "big" unit: "By" gauge { data_points { as_double: 2.7670116110564327e19 attributes { key: "v" value { string_value: "$(printf 'v%.0s' $(seq 1 1100))" } } } data_points { as_double: nan } data_points { as_double: -inf } } }
+  metrics { name: "wide" gauge { data_points { as_int: 1 $(for i in $(seq 1 35); do echo "attributes { key: \"k$i\" value { int_value: $i } }"; done) } } }
+} }
+EOF
+emf_seed counter-extremes 128 <<EOF
+resource_metrics { scope_metrics {
+  metrics { name: "c" sum { aggregation_temporality: AGGREGATION_TEMPORALITY_CUMULATIVE is_monotonic: true
+    data_points { time_unix_nano: 1 as_int: -9223372036854775807 } data_points { time_unix_nano: 2 as_int: 9223372036854775807 } } }
+  metrics { name: "d" sum { aggregation_temporality: AGGREGATION_TEMPORALITY_CUMULATIVE is_monotonic: true
+    data_points { time_unix_nano: 1 as_double: -1.7e308 } data_points { time_unix_nano: 2 as_double: 1.7e308 } } }
+  metrics { name: "reset" sum { aggregation_temporality: AGGREGATION_TEMPORALITY_CUMULATIVE is_monotonic: true
+    data_points { start_time_unix_nano: 1 time_unix_nano: 5 as_int: 100 } data_points { start_time_unix_nano: 1 time_unix_nano: 6 as_int: 5 } data_points { start_time_unix_nano: 7 time_unix_nano: 8 as_int: 7 } data_points { start_time_unix_nano: 7 time_unix_nano: 3 as_int: 1 } } }
+} }
+EOF
+exp_buckets() { python3 -c 'print(", ".join(str(i % 7 + 1) for i in range(250)))'; }
+emf_seed distributions 33 <<EOF
+resource_metrics { scope_metrics {
+  metrics { name: "exp" unit: "ms" exponential_histogram { aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA
+    data_points { count: 1000 sum: 5000 scale: 3 zero_count: 2 zero_threshold: 0.5 positive { offset: -20 bucket_counts: [$(exp_buckets)] } negative { offset: 1 bucket_counts: [1, 2] } min: -3 max: 9000 } } }
+  metrics { name: "exp.cumulative" exponential_histogram { aggregation_temporality: AGGREGATION_TEMPORALITY_CUMULATIVE
+    data_points { time_unix_nano: 1 count: 3 sum: 3 scale: 0 positive { offset: 0 bucket_counts: [3] } }
+    data_points { time_unix_nano: 2 count: 5 sum: 9 scale: -1 positive { offset: 0 bucket_counts: [5] } } } }
+  metrics { name: "summary" unit: "us" summary { data_points { time_unix_nano: 1 count: 4 sum: 10 quantile_values { quantile: 0 value: 1 } quantile_values { quantile: 1 value: 5 } }
+    data_points { time_unix_nano: 2 count: 9 sum: 30 quantile_values { quantile: 0.5 value: 2 } } } }
+  metrics { name: "hist.bad" histogram { aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA data_points { count: 3 bucket_counts: [1, 2] explicit_bounds: [1, 2, 3] } data_points { count: 3 bucket_counts: [3] } } }
+} }
+EOF
 
 # Configs: the default config, the README's example and a few that exercise error paths.
 cp "$root/agent/app/vigil.yaml" "$out/fuzz_config/default.yaml"

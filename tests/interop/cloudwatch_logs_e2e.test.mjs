@@ -8,20 +8,14 @@
 // Run by ctest (label `interop`) with VIGIL_BINARY set; `npm ci` in tests/interop first.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { startStandIn } from './lib/cloudwatch_standin.mjs';
-import { eventually, freePort } from './lib/vigil.mjs';
+import { awsEnvironment, eventually, harnessYaml, requiredFile, Vigil } from './lib/vigil.mjs';
 
-const binary = process.env.VIGIL_BINARY;
-if (!binary || !fs.existsSync(binary)) {
-  console.error(`VIGIL_BINARY must name the built vigil binary (got ${JSON.stringify(binary)})`);
-  process.exit(1);
-}
+const binary = requiredFile('VIGIL_BINARY', 'the built vigil binary');
 
 const LINES = 100000;
 const THROTTLED = 12;
@@ -31,12 +25,12 @@ const group = '/aws/vigil/e2e-svc';
 const stream = 'e2e-stream';
 
 let cw;
-let proc;
-let output = '';
-let exited;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-cwlogs-'));
-const logFile = path.join(dir, 'app.log');
-let metricsPort;
+const vigil = new Vigil(binary, {
+  config,
+  env: (dir) => awsEnvironment(credentials, dir),
+  prefix: 'vigil-cwlogs-',
+});
+const logFile = path.join(vigil.dir, 'app.log');
 
 // Line i: unique, most short, every 97th about 30 KB so the byte limit splits requests too.
 function line(i) {
@@ -44,7 +38,7 @@ function line(i) {
   return `line-${i} ✓ ${pad}`;
 }
 
-function config({ healthPort }) {
+function config(v) {
   return `
 receivers:
   filelog:
@@ -75,14 +69,7 @@ exporters:
       initial_interval: 20ms
       max_interval: 200ms
       max_elapsed_time: 60s
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:${healthPort}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:${metricsPort}
+${harnessYaml(v)}
   pipelines:
     logs:
       receivers: [filelog]
@@ -91,53 +78,16 @@ service:
 `;
 }
 
-async function metric(name, labels = '') {
-  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(2000) });
-  const text = await res.text();
-  let sum = 0;
-  for (const l of text.split('\n')) {
-    if (l.startsWith(name + '{') && l.includes(labels)) sum += Number(l.slice(l.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
 before(async () => {
   cw = await startStandIn({ region, credentials });
-  const healthPort = await freePort();
-  metricsPort = await freePort();
   fs.writeFileSync(logFile, '');
-  const configFile = path.join(dir, 'vigil.yaml');
-  fs.writeFileSync(configFile, config({ healthPort }));
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true', HOME: dir };
-  for (const k of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE',
-    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'HTTPS_PROXY', 'HTTP_PROXY',
-    'https_proxy', 'http_proxy']) delete env[k];
-  proc = spawn(binary, ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const keep = (c) => { if (output.length < 2 * 1024 * 1024) output += c.toString(); };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  await eventually('vigil health_check answering 200', 30000, async () => {
-    try {
-      const res = await fetch(`http://127.0.0.1:${healthPort}/`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      return res.status === 200;
-    } catch {
-      return false;
-    }
-  });
+  await vigil.start(30000);
 });
 
 after(async () => {
-  if (proc && proc.exitCode === null && proc.signalCode === null) {
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 20000);
-    await exited;
-    clearTimeout(t);
-  }
+  await vigil.stop(20000).catch((e) => console.error(e.message));
   await cw?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  vigil.removeDir();
 });
 
 test('100,000 lines through filelog → awscloudwatchlogs arrive complete, within limits, despite throttling',
@@ -155,7 +105,7 @@ test('100,000 lines through filelog → awscloudwatchlogs arrive complete, withi
       cw.throttleNext(THROTTLED);
       write(half, LINES);
       await eventually(`${LINES} events at the stand-in`, 60000, () => cw.events(group, stream).length >= LINES,
-        () => (proc.exitCode !== null ? `vigil exited with ${proc.exitCode}` : null));
+        () => vigil.exitReason());
       // Anything late would be a duplicate: give it a moment to show up.
       await new Promise((r) => setTimeout(r, 500));
 
@@ -199,11 +149,11 @@ test('100,000 lines through filelog → awscloudwatchlogs arrive complete, withi
       assert.deepEqual(g.streams, [stream]);
 
       // Vigil's own count agrees, and nothing was dropped.
-      assert.equal(await metric('vigil_cloudwatchlogs_events_sent_total'), LINES);
-      assert.equal(await metric('vigil_cloudwatchlogs_events_dropped_total'), 0);
-      assert.ok(await metric('vigil_cloudwatchlogs_requests_total', 'outcome="throttled"') >= THROTTLED);
+      assert.equal(await vigil.selfMetric('vigil_cloudwatchlogs_events_sent_total'), LINES);
+      assert.equal(await vigil.selfMetric('vigil_cloudwatchlogs_events_dropped_total'), 0);
+      assert.ok(await vigil.selfMetric('vigil_cloudwatchlogs_requests_total', 'outcome="throttled"') >= THROTTLED);
     } catch (e) {
-      t.diagnostic(`vigil output (tail):\n${output.slice(-4000)}`);
+      t.diagnostic(`vigil output (tail):\n${vigil.output.slice(-4000)}`);
       throw e;
     }
   });

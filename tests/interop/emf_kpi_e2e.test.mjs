@@ -12,21 +12,15 @@
 // Run by ctest (label `interop`) with VIGIL_BINARY set; `npm ci` in tests/interop first.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { startStandIn } from './lib/cloudwatch_standin.mjs';
-import { eventually, freePort } from './lib/vigil.mjs';
+import { awsEnvironment, eventually, harnessYaml, requiredFile, Vigil } from './lib/vigil.mjs';
 
-const binary = process.env.VIGIL_BINARY;
-if (!binary || !fs.existsSync(binary)) {
-  console.error(`VIGIL_BINARY must name the built vigil binary (got ${JSON.stringify(binary)})`);
-  process.exit(1);
-}
+const binary = requiredFile('VIGIL_BINARY', 'the built vigil binary');
 
 const credentials = { accessKeyId: 'AKIDEMFTEST', secretAccessKey: 'emf/secret+key' };
 const region = 'eu-central-1';
@@ -36,14 +30,14 @@ const stream = 'kpi';
 const KPI_INTERVAL_MS = 400;
 
 let cw;
-let proc;
-let output = '';
-let exited;
-let metricsPort;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-emf-'));
-const logFile = path.join(dir, 'shop.log');
+const vigil = new Vigil(binary, {
+  config,
+  env: (dir) => awsEnvironment(credentials, dir),
+  prefix: 'vigil-emf-',
+});
+const logFile = path.join(vigil.dir, 'shop.log');
 
-function config({ healthPort }) {
+function config(v) {
   return `
 receivers:
   filelog:
@@ -73,14 +67,7 @@ exporters:
     retry_on_failure:
       initial_interval: 20ms
       max_interval: 200ms
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:${healthPort}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:${metricsPort}
+${harnessYaml(v)}
   pipelines:
     logs:
       receivers: [filelog]
@@ -221,53 +208,15 @@ function checkEmf(event) {
 
 before(async () => {
   cw = await startStandIn({ region, credentials });
-  const healthPort = await freePort();
-  metricsPort = await freePort();
   fs.writeFileSync(logFile, '');
-  const configFile = path.join(dir, 'vigil.yaml');
-  fs.writeFileSync(configFile, config({ healthPort }));
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true', HOME: dir };
-  for (const k of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE',
-    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'HTTPS_PROXY', 'HTTP_PROXY',
-    'https_proxy', 'http_proxy']) delete env[k];
-  proc = spawn(binary, ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const keep = (c) => { if (output.length < 2 * 1024 * 1024) output += c.toString(); };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  await eventually('vigil health_check answering 200', 30000, async () => {
-    try {
-      const res = await fetch(`http://127.0.0.1:${healthPort}/`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      return res.status === 200;
-    } catch {
-      return false;
-    }
-  }, () => (proc.exitCode !== null ? `vigil exited with ${proc.exitCode}` : null));
+  await vigil.start(30000);
 });
 
 after(async () => {
-  if (proc && proc.exitCode === null && proc.signalCode === null) {
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 20000);
-    await exited;
-    clearTimeout(t);
-  }
+  await vigil.stop(20000).catch((e) => console.error(e.message));
   await cw?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  vigil.removeDir();
 });
-
-async function selfMetric(name, labels = '') {
-  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(2000) });
-  let sum = 0;
-  for (const l of (await res.text()).split('\n')) {
-    if ((l.startsWith(name + '{') || l.startsWith(name + ' ')) && l.includes(labels)) {
-      sum += Number(l.slice(l.lastIndexOf(' ') + 1));
-    }
-  }
-  return sum;
-}
 
 // Sums of the counters' values (and the histogram's Count) by series, over documents after `afterTs`.
 function totals(afterTs) {
@@ -293,7 +242,7 @@ function totals(afterTs) {
 
 test('KPI metrics through awsemf arrive as valid EMF whose deltas add up to the traffic', { timeout: 150000 },
   async (t) => {
-    const abort = () => (proc.exitCode !== null ? `vigil exited with ${proc.exitCode}` : null);
+    const abort = () => vigil.exitReason();
     try {
       const expected = new Map();
       for (const [kind, fields, n] of KINDS) {
@@ -351,12 +300,12 @@ test('KPI metrics through awsemf arrive as valid EMF whose deltas add up to the 
       assert.deepEqual(cw.violations(), []);
       assert.ok(cw.requests().every((r) => r.signatureOk));
       assert.ok(cw.group(group), 'the log group was created');
-      assert.equal(await selfMetric('vigil_awsemf_dropped_points_total'), 0);
-      assert.ok(await selfMetric('vigil_awsemf_baseline_points_total') >= 6);
-      assert.equal(await selfMetric('vigil_awsemf_documents_total'), events.length);
-      assert.ok(await selfMetric('vigil_awsemf_series') > 0);
+      assert.equal(await vigil.selfMetric('vigil_awsemf_dropped_points_total'), 0);
+      assert.ok(await vigil.selfMetric('vigil_awsemf_baseline_points_total') >= 6);
+      assert.equal(await vigil.selfMetric('vigil_awsemf_documents_total'), events.length);
+      assert.ok(await vigil.selfMetric('vigil_awsemf_series') > 0);
     } catch (e) {
-      t.diagnostic(`vigil output (tail):\n${output.slice(-4000)}`);
+      t.diagnostic(`vigil output (tail):\n${vigil.output.slice(-4000)}`);
       throw e;
     }
   });

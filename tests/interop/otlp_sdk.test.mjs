@@ -9,11 +9,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { interopRequire, requiredFile, Vigil } from './lib/vigil.mjs';
+
 const ALL_TRANSPORTS = ['http/protobuf', 'http/json', 'grpc'];
 const START_TIMEOUT_MS = 60000;
 const EMIT_TIMEOUT_MS = 60000;  // per transport (its exporters time out after 10 s per export)
@@ -21,17 +20,8 @@ const STOP_TIMEOUT_MS = 30000;
 
 // ---------- preconditions: fail loudly, before importing the SDK ----------
 
-const binary = process.env.VIGIL_BINARY;
-if (!binary || !fs.existsSync(binary)) {
-  console.error(`VIGIL_BINARY must name the built vigil binary (got ${JSON.stringify(binary)})`);
-  process.exit(1);
-}
-const nodeModules = process.env.VIGIL_INTEROP_NODE_MODULES ?? path.join(here, 'node_modules');
-if (!fs.existsSync(path.join(nodeModules, '@opentelemetry', 'sdk-node', 'package.json'))) {
-  console.error(`The OpenTelemetry JS SDK is not installed in ${nodeModules}: run \`npm ci\` in ${here} ` +
-    '(scripts/test.sh does).');
-  process.exit(1);
-}
+const binary = requiredFile('VIGIL_BINARY', 'the built vigil binary');
+interopRequire('@opentelemetry/sdk-node', 'The OpenTelemetry JS SDK');
 const transports = (process.env.VIGIL_INTEROP_TRANSPORTS ?? ALL_TRANSPORTS.join(','))
   .split(',').map((s) => s.trim()).filter(Boolean);
 for (const t of transports) {
@@ -46,7 +36,6 @@ for (const k of Object.keys(process.env)) if (k.startsWith('OTEL_')) delete proc
 const { diag, DiagLogLevel } = await import('@opentelemetry/api');
 const { BULK, emitOver, SUCCESS } = await import('./lib/emit.mjs');
 const { fileLogRecords, fileMetricPoints, fileSpans, resourceString } = await import('./lib/otlp_json.mjs');
-const { Vigil } = await import('./lib/vigil.mjs');
 
 // The SDK's own warnings (dropped attributes, failed exports, partial success) are kept for the
 // failure report.

@@ -12,24 +12,12 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const signTool = process.env.VIGIL_SIGV4_SIGN;
-if (!signTool || !fs.existsSync(signTool)) {
-  console.error(`VIGIL_SIGV4_SIGN must name the built vigil_sigv4_sign tool (got ${JSON.stringify(signTool)})`);
-  process.exit(1);
-}
-const nodeModules = process.env.VIGIL_INTEROP_NODE_MODULES ?? path.join(here, 'node_modules');
-if (!fs.existsSync(path.join(nodeModules, '@smithy', 'signature-v4', 'package.json'))) {
-  console.error(`@smithy/signature-v4 is not installed in ${nodeModules}: run \`npm ci\` in ${here}`);
-  process.exit(1);
-}
-const require = createRequire(path.join(nodeModules, 'noop.js'));
+import { interopRequire, requiredFile } from './lib/vigil.mjs';
+
+const signTool = requiredFile('VIGIL_SIGV4_SIGN', 'the built vigil_sigv4_sign tool');
+const require = interopRequire('@smithy/signature-v4');
 const { SignatureV4 } = require('@smithy/signature-v4');
 const { Hash } = require('@smithy/hash-node');
 const { HttpRequest } = require('@smithy/protocol-http');

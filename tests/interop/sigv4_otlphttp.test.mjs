@@ -8,27 +8,16 @@
 // Run by ctest (label `interop`) with VIGIL_BINARY set; `npm ci` in tests/interop first.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const binary = process.env.VIGIL_BINARY;
-if (!binary || !fs.existsSync(binary)) {
-  console.error(`VIGIL_BINARY must name the built vigil binary (got ${JSON.stringify(binary)})`);
-  process.exit(1);
-}
-const nodeModules = process.env.VIGIL_INTEROP_NODE_MODULES ?? path.join(here, 'node_modules');
-const require = createRequire(path.join(nodeModules, 'noop.js'));
+import { awsEnvironment, eventually, harnessYaml, interopRequire, requiredFile, Vigil } from './lib/vigil.mjs';
+
+const binary = requiredFile('VIGIL_BINARY', 'the built vigil binary');
+const require = interopRequire('@smithy/signature-v4');
 const { SignatureV4 } = require('@smithy/signature-v4');
 const { Hash } = require('@smithy/hash-node');
 const { HttpRequest } = require('@smithy/protocol-http');
-const { eventually, freePort } = await import('./lib/vigil.mjs');
 
 const CREDENTIALS = {
   accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
@@ -118,20 +107,20 @@ const server = http.createServer((req, res) => {
 
 // ---------- vigil ----------
 
-let vigil;
-let output = '';
-let dir;
-let receiverPort;
-
-function config(serverPort) {
+const vigil = new Vigil(binary, {
+  config,
+  env: (dir) => awsEnvironment(CREDENTIALS, dir),
+  prefix: 'vigil-sigv4-',
+});
+function config(v) {
   return `receivers:
   otlp:
     protocols:
       http:
-        endpoint: 127.0.0.1:${receiverPort}
+        endpoint: 127.0.0.1:${v.httpPort}
 exporters:
   otlphttp:
-    endpoint: http://127.0.0.1:${serverPort}
+    endpoint: http://127.0.0.1:${server.address().port}
     compression: gzip
     headers:
       x-aws-log-group: /aws/vigil/interop
@@ -140,12 +129,7 @@ exporters:
       enabled: false
     auth:
       authenticator: sigv4auth
-extensions:
-  sigv4auth:
-    region: ${REGION}
-    service: ${SERVICE}
-service:
-  extensions: [sigv4auth]
+${harnessYaml(v, { extensions: `  sigv4auth:\n    region: ${REGION}\n    service: ${SERVICE}\n`, ids: ['sigv4auth'] })}
   pipelines:
     logs:
       receivers: [otlp]
@@ -159,43 +143,13 @@ service:
 before(async () => {
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
-  receiverPort = await freePort();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-sigv4-'));
-  const configFile = path.join(dir, 'vigil.yaml');
-  fs.writeFileSync(configFile, config(server.address().port));
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_SESSION_TOKEN: CREDENTIALS.sessionToken,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: path.join(dir, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-credentials'),
-    NO_PROXY: '*',
-  });
-  vigil = spawn(binary, ['--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  vigil.stdout.on('data', (d) => { output += d; });
-  vigil.stderr.on('data', (d) => { output += d; });
-  await eventually('vigil accepts OTLP/HTTP', 60000, async () => {
-    try {
-      const r = await fetch(`http://127.0.0.1:${receiverPort}/v1/logs`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
-      });
-      return r.ok;
-    } catch {
-      return false;
-    }
-  }, () => (vigil.exitCode !== null ? `vigil exited (${vigil.exitCode}):\n${output}` : null));
+  await vigil.start(60000);
 });
 
 after(async () => {
-  if (vigil && vigil.exitCode === null) {
-    vigil.kill('SIGTERM');
-    await new Promise((r) => { vigil.once('exit', r); setTimeout(r, 20000).unref(); });
-  }
+  await vigil.stop(20000).catch((e) => console.error(e.message));
   server.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  vigil.removeDir();
 });
 
 function logsRequest(i) {
@@ -230,25 +184,25 @@ function tracesRequest(i) {
 
 test('sigv4auth: every request vigil sends verifies with @smithy/signature-v4', async () => {
   for (let i = 0; i < LOG_REQUESTS; ++i) {
-    const r = await fetch(`http://127.0.0.1:${receiverPort}/v1/logs`, {
+    const r = await fetch(`http://127.0.0.1:${vigil.httpPort}/v1/logs`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(logsRequest(i)),
     });
     assert.ok(r.ok, `vigil refused logs request ${i}: ${r.status} ${await r.text()}`);
   }
   for (let i = 0; i < SPAN_REQUESTS; ++i) {
-    const r = await fetch(`http://127.0.0.1:${receiverPort}/v1/traces`, {
+    const r = await fetch(`http://127.0.0.1:${vigil.httpPort}/v1/traces`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(tracesRequest(i)),
     });
     assert.ok(r.ok, `vigil refused traces request ${i}: ${r.status} ${await r.text()}`);
   }
-  // One request per received one (no batch processor), plus the readiness probes' empty ones.
+  // One request per received one (no batch processor).
   await eventually('every export arrives', 60000, async () =>
     seen.rejected.length > 0 ||
     seen.verified.filter((r) => r.url === '/v1/logs').length >= LOG_REQUESTS &&
     seen.verified.filter((r) => r.url === '/v1/traces').length >= SPAN_REQUESTS);
-  assert.deepEqual(seen.rejected, [], `rejected requests:\n${JSON.stringify(seen.rejected, null, 2)}\nvigil:\n${output}`);
+  assert.deepEqual(seen.rejected, [], `rejected requests:\n${JSON.stringify(seen.rejected, null, 2)}\nvigil:\n${vigil.output}`);
   assert.ok(seen.verified.every((r) => r.method === 'POST' && r.encoding === 'gzip'));
-  assert.ok(!output.includes(CREDENTIALS.secretAccessKey), 'the secret key appears in vigil\'s output');
-  assert.ok(!output.includes(CREDENTIALS.sessionToken), 'the session token appears in vigil\'s output');
+  assert.ok(!vigil.output.includes(CREDENTIALS.secretAccessKey), 'the secret key appears in vigil\'s output');
+  assert.ok(!vigil.output.includes(CREDENTIALS.sessionToken), 'the session token appears in vigil\'s output');
   console.log(`${seen.verified.length} signed requests verified`);
 });

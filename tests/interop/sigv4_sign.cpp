@@ -9,48 +9,15 @@
 #include <simdjson.h>
 
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <string>
 
+#include "agent/aws/cloudwatch_logs.hpp"  // append_json_string: the one JSON string writer of agent/aws
 #include "agent/aws/sigv4.hpp"
 
 namespace aws = vigil::aws;
 
 namespace {
-
-void put_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 std::string sign_line(simdjson::dom::parser& parser, const std::string& line) {
   simdjson::dom::element doc;
@@ -101,18 +68,18 @@ std::string sign_line(simdjson::dom::parser& parser, const std::string& line) {
 
   const aws::Signature s = aws::sign(request, credentials, options);
   std::string out = "{\"signature\":";
-  put_json_string(out, s.signature);
+  aws::append_json_string(out, s.signature);
   out += ",\"canonical_request\":";
-  put_json_string(out, s.canonical_request);
+  aws::append_json_string(out, s.canonical_request);
   out += ",\"string_to_sign\":";
-  put_json_string(out, s.string_to_sign);
+  aws::append_json_string(out, s.string_to_sign);
   out += ",\"headers\":[";
   for (std::size_t i = 0; i < s.headers.size(); ++i) {
     if (i > 0) out.push_back(',');
     out.push_back('[');
-    put_json_string(out, s.headers[i].first);
+    aws::append_json_string(out, s.headers[i].first);
     out.push_back(',');
-    put_json_string(out, s.headers[i].second);
+    aws::append_json_string(out, s.headers[i].second);
     out.push_back(']');
   }
   out += "]}";

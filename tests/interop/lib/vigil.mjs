@@ -1,15 +1,69 @@
-// Runs the real `vigil` binary for the interop tests: free loopback ports, a config with the
-// otlp receiver (HTTP and, when asked, gRPC) feeding the file exporter, a bounded wait for the
-// health_check extension, and a bounded SIGTERM stop. Everything Vigil prints is kept so a
-// failing test can show it.
+// Runs the real `vigil` binary for the interop tests: free loopback ports, a config (by default
+// the otlp receiver, HTTP and, when asked, gRPC, feeding the file exporter; or the test's own), a
+// bounded wait for the health_check extension, its self-metrics, and a bounded SIGTERM stop.
+// Everything Vigil prints is kept so a failing test can show it. Also what every interop test
+// checks first (the built binaries and the installed packages it needs), and the environment
+// that gives vigil's AWS credential chain fixed credentials and nothing else.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+// tests/interop, and where its packages (package-lock.json) are installed: ctest names the
+// folder in VIGIL_INTEROP_NODE_MODULES.
+export const interopDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+export const nodeModules = process.env.VIGIL_INTEROP_NODE_MODULES ?? path.join(interopDir, 'node_modules');
+
+// The path the environment variable `variable` names (ctest sets it to a built target); when it
+// names nothing that exists, says so and ends the process at once, before any test runs.
+export function requiredFile(variable, what) {
+  const file = process.env[variable];
+  if (!file || !fs.existsSync(file)) {
+    console.error(`${variable} must name ${what} (got ${JSON.stringify(file)})`);
+    process.exit(1);
+  }
+  return file;
+}
+
+// A `require` that loads the interop packages from nodeModules. When `probe` (a package name)
+// is not installed there, says how to install it (`what` names it for the reader) and ends the
+// process at once.
+export function interopRequire(probe, what = probe) {
+  if (!fs.existsSync(path.join(nodeModules, ...probe.split('/'), 'package.json'))) {
+    console.error(`${what} is not installed in ${nodeModules}: run \`npm ci\` in ${interopDir} (scripts/test.sh does).`);
+    process.exit(1);
+  }
+  return createRequire(path.join(nodeModules, 'noop.js'));
+}
+
+// The environment for a vigil whose credential chain must find `credentials` ({accessKeyId,
+// secretAccessKey, sessionToken?}) in the environment and nothing else: every other AWS_*
+// variable removed, no ~/.aws (HOME is `home`; the files AWS_CONFIG_FILE and
+// AWS_SHARED_CREDENTIALS_FILE name do not exist), no instance metadata, and no proxy (the
+// servers the tests run are on loopback).
+export function awsEnvironment(credentials, home) {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (k.startsWith('AWS_') || /^(https?|all|no)_proxy$/i.test(k)) delete env[k];
+  }
+  Object.assign(env, {
+    HOME: home,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: path.join(home, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'no-credentials'),
+    NO_PROXY: '*',
+  });
+  if (credentials.sessionToken) env.AWS_SESSION_TOKEN = credentials.sessionToken;
+  return env;
+}
 
 // A loopback TCP port that was free a moment ago (the kernel picks it; the listener is closed
 // again before Vigil binds it).
@@ -36,6 +90,24 @@ export async function eventually(what, timeoutMs, probe, abort = () => null) {
   }
 }
 
+// The part of every interop config that the harness relies on: the health_check extension
+// start() waits for, next to the test's own `extensions` (YAML indented by two) whose IDs are
+// `ids`, and the self-metrics endpoint selfMetric() reads. It ends inside `service:` (no newline):
+// the test's `  pipelines:` follow.
+export function harnessYaml({ healthPort, metricsPort }, { extensions = '', ids = [] } = {}) {
+  return (
+    'extensions:\n' +
+    extensions +
+    '  health_check:\n' +
+    `    endpoint: 127.0.0.1:${healthPort}\n` +
+    'service:\n' +
+    `  extensions: [${[...ids, 'health_check'].join(', ')}]\n` +
+    '  telemetry:\n' +
+    '    metrics:\n' +
+    `      address: 127.0.0.1:${metricsPort}`
+  );
+}
+
 export function vigilConfig({ httpPort, grpcPort, healthPort, metricsPort, outFile }) {
   const grpc = grpcPort ? `      grpc:\n        endpoint: 127.0.0.1:${grpcPort}\n` : '';
   const pipeline = (signal) =>
@@ -54,15 +126,8 @@ export function vigilConfig({ httpPort, grpcPort, healthPort, metricsPort, outFi
     '  file:\n' +
     `    path: ${outFile}\n` +
     '    format: json\n' +
-    'extensions:\n' +
-    '  health_check:\n' +
-    `    endpoint: 127.0.0.1:${healthPort}\n` +
-    'service:\n' +
-    '  extensions: [health_check]\n' +
-    '  telemetry:\n' +
-    '    metrics:\n' +
-    `      address: 127.0.0.1:${metricsPort}\n` +
-    '  pipelines:\n' +
+    harnessYaml({ healthPort, metricsPort }) +
+    '\n  pipelines:\n' +
     pipeline('traces') +
     pipeline('metrics') +
     pipeline('logs')
@@ -70,11 +135,20 @@ export function vigilConfig({ httpPort, grpcPort, healthPort, metricsPort, outFi
 }
 
 export class Vigil {
-  // binary: path of the vigil executable; grpc: whether to enable protocols.grpc.
-  constructor(binary, { grpc }) {
+  // binary: path of the vigil executable. Options:
+  //   grpc    whether vigilConfig() enables protocols.grpc
+  //   config  (vigil) => YAML, the test's own config instead of vigilConfig(): it must run the
+  //           health_check extension on vigil.healthPort (start() waits for it) and the
+  //           self-metrics on vigil.metricsPort (selfMetric() reads them); vigil.httpPort is free
+  //           for a receiver and vigil.dir for files
+  //   env     (dir) => the process's environment (default: this process's)
+  //   prefix  the temporary folder's name
+  constructor(binary, { grpc = false, config = vigilConfig, env = () => process.env, prefix = 'vigil-interop-' } = {}) {
     this.binary = binary;
     this.grpc = grpc;
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-interop-'));
+    this.config = config;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    this.env = env(this.dir);
     this.outFile = path.join(this.dir, 'out.jsonl');
     this.configFile = path.join(this.dir, 'vigil.yaml');
     this.output = '';  // stdout and stderr, interleaved as they arrive
@@ -87,9 +161,9 @@ export class Vigil {
     this.grpcPort = this.grpc ? await freePort() : 0;
     this.healthPort = await freePort();
     this.metricsPort = await freePort();
-    fs.writeFileSync(this.configFile, vigilConfig(this));
+    fs.writeFileSync(this.configFile, this.config(this));
 
-    this.proc = spawn(this.binary, ['--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(this.binary, ['--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: this.env });
     this.exited = new Promise((resolve) => {
       this.proc.on('exit', (code, signal) => {
         this.exit = { code, signal };
@@ -121,8 +195,26 @@ export class Vigil {
           return false;
         }
       },
-      () => (this.exit ? `vigil exited early (${JSON.stringify(this.exit)})` : null),
+      () => this.exitReason(),
     );
+  }
+
+  // Why vigil is not running any more, or null while it runs: an `abort` for eventually().
+  exitReason() {
+    return this.exit ? `vigil exited early (${JSON.stringify(this.exit)})` : null;
+  }
+
+  // The sum of the self-metric `name` over its series whose labels include the text `labels`
+  // (e.g. 'outcome="throttled"'), from the Prometheus endpoint; 0 when there is none.
+  async selfMetric(name, labels = '') {
+    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`, { signal: AbortSignal.timeout(2000) });
+    let sum = 0;
+    for (const l of (await res.text()).split('\n')) {
+      if ((l.startsWith(name + '{') || l.startsWith(name + ' ')) && l.includes(labels)) {
+        sum += Number(l.slice(l.lastIndexOf(' ') + 1));
+      }
+    }
+    return sum;
   }
 
   // SIGTERM by PID, then wait (bounded) for the exit; SIGKILL if it does not come.

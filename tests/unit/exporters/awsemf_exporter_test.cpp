@@ -7,6 +7,8 @@
 #include <simdjson.h>
 
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "agent/config/loader.hpp"
 #include "agent/telemetry/telemetry.hpp"
 #include "tests/support/config_test_support.hpp"
+#include "tests/support/env_guard.hpp"
 #include "tests/support/fake_http_server.hpp"
 #include "tests/unit/exporters/awsemf_test_support.hpp"
 #include "tests/unit/exporters/exporter_test_support.hpp"
@@ -227,19 +230,14 @@ TEST_CASE("the translator state survives a reload (same exporter ID)") {
   CHECK(parse_emf(lines[0]).numbers.at("orders_created_total") == std::vector<double>{2});
 }
 
-// Credentials from the environment for the cloudwatch tests (the first provider of the chain).
-struct AwsEnv {
-  AwsEnv() {
-    setenv("AWS_ACCESS_KEY_ID", "AKIDEMFUNIT", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "emf-unit-secret", 1);
-    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-    unsetenv("AWS_SESSION_TOKEN");
-    unsetenv("AWS_PROFILE");
-  }
-  ~AwsEnv() {
-    unsetenv("AWS_ACCESS_KEY_ID");
-    unsetenv("AWS_SECRET_ACCESS_KEY");
-    unsetenv("AWS_EC2_METADATA_DISABLED");
+// Credentials from the environment for the cloudwatch tests (the first provider of the chain);
+// everything it changes is restored.
+class AwsEnv : public vigil::testing::env::EnvGuard {
+ public:
+  AwsEnv() : vigil::testing::env::EnvGuard({"AWS_SESSION_TOKEN", "AWS_PROFILE"}) {
+    set("AWS_ACCESS_KEY_ID", "AKIDEMFUNIT");
+    set("AWS_SECRET_ACCESS_KEY", "emf-unit-secret");
+    set("AWS_EC2_METADATA_DISABLED", "true");
   }
 };
 
@@ -291,18 +289,35 @@ AwsEmfExporterOptions cloudwatch_options(const std::string& endpoint) {
   return o;
 }
 
-TEST_CASE("output_destination cloudwatch: each document is one signed PutLogEvents event") {
+// An awsemf exporter with cloudwatch_options(), `adjust`ed, started against a fake CloudWatch
+// Logs endpoint that answers with `handler`.
+struct StartedCloudWatch {
+  explicit StartedCloudWatch(
+      fake_http::FakeHttpServer::Handler handler = [](const fake_http::Request&) { return ok_response(); },
+      const std::function<void(AwsEmfExporterOptions&)>& adjust = {})
+      : server(std::move(handler)) {
+    AwsEmfExporterOptions o = cloudwatch_options(server.url());
+    if (adjust) adjust(o);
+    exporter = std::make_unique<AwsEmfExporter>(o, "awsemf", tel);
+    REQUIRE(exporter->start(host).is_ok());
+  }
+  double documents() { return metric_value(tel, "vigil_awsemf_documents_total", {{"exporter", "awsemf"}}); }
+
   AwsEnv env;
-  fake_http::FakeHttpServer server([](const fake_http::Request&) { return ok_response(); });
+  fake_http::FakeHttpServer server;
   telemetry::Telemetry tel;
-  AwsEmfExporter e(cloudwatch_options(server.url()), "awsemf", tel);
+  std::unique_ptr<AwsEmfExporter> exporter;
   testing::UnusedHost host;
-  REQUIRE(e.start(host).is_ok());
+};
+
+TEST_CASE("output_destination cloudwatch: each document is one signed PutLogEvents event") {
+  StartedCloudWatch cw;
+  AwsEmfExporter& e = *cw.exporter;
   const std::uint64_t t0 = now_s();
   CHECK(e.send(counter_batch(3, t0 + 1)).is_ok());  // the baseline: nothing to send
-  CHECK(puts(server).empty());
+  CHECK(puts(cw.server).empty());
   CHECK(e.send(counter_batch(8, t0 + 2)).is_ok());
-  const auto p = puts(server);
+  const auto p = puts(cw.server);
   REQUIRE(p.size() == 1);
   CHECK(p[0].group == "/metrics/shop");  // the placeholder, from the resource
   CHECK(p[0].stream == "emf");
@@ -312,53 +327,46 @@ TEST_CASE("output_destination cloudwatch: each document is one signed PutLogEven
   const auto emf = parse_emf(p[0].events[0].second);
   CHECK(emf.timestamp == want_ms);
   CHECK(emf.numbers.at("orders_created_total") == std::vector<double>{5});
-  const auto request = server.requests().back();
+  const auto request = cw.server.requests().back();
   CHECK(request.header("authorization").find("AWS4-HMAC-SHA256 Credential=AKIDEMFUNIT/") == 0);
   CHECK(request.header("authorization").find("/eu-west-1/logs/aws4_request") != std::string::npos);
-  CHECK(metric_value(tel, "vigil_awsemf_documents_total", {{"exporter", "awsemf"}}) == 1);
+  CHECK(cw.documents() == 1);
   e.shutdown(component::Clock::now());
 }
 
 TEST_CASE("cloudwatch: a failure is handed back, and the retry sends the same documents once") {
-  AwsEnv env;
-  fake_http::FakeHttpServer server([](const fake_http::Request&) { return ok_response(); });
-  telemetry::Telemetry tel;
-  AwsEmfExporter e(cloudwatch_options(server.url()), "awsemf", tel);
-  testing::UnusedHost host;
-  REQUIRE(e.start(host).is_ok());
+  StartedCloudWatch cw;
+  AwsEmfExporter& e = *cw.exporter;
   const std::uint64_t t0 = now_s();
   CHECK(e.send(counter_batch(100, t0 + 1)).is_ok());
   const model::Batch batch = counter_batch(160, t0 + 2);
-  server.script({503,
-                 {{"Content-Type", "application/x-amz-json-1.1"}},
-                 R"({"__type":"ServiceUnavailableException","message":"try later"})"});
+  cw.server.script({503,
+                    {{"Content-Type", "application/x-amz-json-1.1"}},
+                    R"({"__type":"ServiceUnavailableException","message":"try later"})"});
   const Status first = e.send(batch);
   CHECK(first.is_retryable());
-  CHECK(metric_value(tel, "vigil_awsemf_documents_total", {{"exporter", "awsemf"}}) == 0);
+  CHECK(cw.documents() == 0);
   CHECK(e.send(batch).is_ok());  // what the exporter helper does: the same batch again
-  const auto p = puts(server);
+  const auto p = puts(cw.server);
   REQUIRE_FALSE(p.empty());
   const auto emf = parse_emf(p.back().events.at(0).second);
   CHECK(emf.numbers.at("orders_created_total") == std::vector<double>{60});  // not 0: the same delta
-  CHECK(metric_value(tel, "vigil_awsemf_documents_total", {{"exporter", "awsemf"}}) == 1);
+  CHECK(cw.documents() == 1);
   e.shutdown(component::Clock::now());
 }
 
 TEST_CASE("cloudwatch: once one log stream is delivered, another's failure is never handed back for a resend") {
-  AwsEnv env;
-  fake_http::FakeHttpServer server([](const fake_http::Request& r) {
-    if (r.body.find("/metrics/b") != std::string::npos) {
-      return fake_http::Response{503, {{"Content-Type", "application/x-amz-json-1.1"}},
-                                 R"({"__type":"ServiceUnavailableException","message":"down"})"};
-    }
-    return ok_response();
-  });
-  telemetry::Telemetry tel;
-  AwsEmfExporterOptions o = cloudwatch_options(server.url());
-  o.retry.max_elapsed_time = std::chrono::milliseconds(200);
-  AwsEmfExporter e(o, "awsemf", tel);
-  testing::UnusedHost host;
-  REQUIRE(e.start(host).is_ok());
+  StartedCloudWatch cw(
+      [](const fake_http::Request& r) {
+        if (r.body.find("/metrics/b") != std::string::npos) {
+          return fake_http::Response{503,
+                                     {{"Content-Type", "application/x-amz-json-1.1"}},
+                                     R"({"__type":"ServiceUnavailableException","message":"down"})"};
+        }
+        return ok_response();
+      },
+      [](AwsEmfExporterOptions& o) { o.retry.max_elapsed_time = std::chrono::milliseconds(200); });
+  AwsEmfExporter& e = *cw.exporter;
   const std::uint64_t t0 = now_s();
   model::Batch batch(model::Signal::kMetrics);
   for (const char* service : {"a", "b"}) {
@@ -372,7 +380,7 @@ TEST_CASE("cloudwatch: once one log stream is delivered, another's failure is ne
   INFO(s.message());
   CHECK_FALSE(s.is_retryable());
   int delivered_a = 0, tried_b = 0;
-  for (const auto& p : puts(server)) {
+  for (const auto& p : puts(cw.server)) {
     delivered_a += p.group == "/metrics/a" ? 1 : 0;
     tried_b += p.group == "/metrics/b" ? 1 : 0;
   }
@@ -382,16 +390,15 @@ TEST_CASE("cloudwatch: once one log stream is delivered, another's failure is ne
 
 TEST_CASE("cloudwatch: start fails without a region") {
   AwsEnv env;
-  unsetenv("AWS_REGION");
-  unsetenv("AWS_DEFAULT_REGION");
-  setenv("AWS_CONFIG_FILE", "/nonexistent/vigil-test-config", 1);
+  env.unset("AWS_REGION");
+  env.unset("AWS_DEFAULT_REGION");
+  env.set("AWS_CONFIG_FILE", "/nonexistent/vigil-test-config");
   telemetry::Telemetry tel;
   AwsEmfExporterOptions o = cloudwatch_options("http://127.0.0.1:1");
   o.region.clear();
   AwsEmfExporter e(o, "awsemf", tel);
   testing::UnusedHost host;
   const Status s = e.start(host);
-  unsetenv("AWS_CONFIG_FILE");
   CHECK(s.is_permanent());
   CHECK(s.message().find("region") != std::string::npos);
 }

@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "agent/model/batch.hpp"
+#include "tests/support/cloudwatch_units.hpp"
 
 namespace vigil::exporters::awsemf::testing {
 
+using vigil::testing::cloudwatch_units;
 using Attrs = std::vector<std::pair<std::string, std::string>>;
 
 // A metrics batch with one resource and one scope; metrics are added with the helpers below.
@@ -99,36 +101,6 @@ class MetricsBuilder {
 
 inline constexpr std::uint64_t kSecond = 1'000'000'000ULL;
 
-inline const std::set<std::string>& cloudwatch_units() {
-  static const std::set<std::string> units = {"Seconds",
-                                              "Microseconds",
-                                              "Milliseconds",
-                                              "Bytes",
-                                              "Kilobytes",
-                                              "Megabytes",
-                                              "Gigabytes",
-                                              "Terabytes",
-                                              "Bits",
-                                              "Kilobits",
-                                              "Megabits",
-                                              "Gigabits",
-                                              "Terabits",
-                                              "Percent",
-                                              "Count",
-                                              "Bytes/Second",
-                                              "Kilobytes/Second",
-                                              "Megabytes/Second",
-                                              "Gigabytes/Second",
-                                              "Terabytes/Second",
-                                              "Bits/Second",
-                                              "Kilobits/Second",
-                                              "Megabits/Second",
-                                              "Gigabits/Second",
-                                              "Terabits/Second",
-                                              "Count/Second",
-                                              "None"};
-  return units;
-}
 
 // One parsed EMF document: what the tests look at.
 struct Emf {

@@ -100,6 +100,25 @@ TEST_CASE("a gauge becomes one document with the _aws directive, its dimensions 
             {"OTelLib", "queue", "region"}, {"OTelLib"}, {"OTelLib", "queue"}, {"OTelLib", "region"}});
 }
 
+TEST_CASE("values beyond 2^53 are written with an exponent, so int64-bound JSON parsers read them") {
+  MetricsBuilder b({{"service.name", "shop"}}, "my.lib");
+  auto& m = b.metric("bytes_total_ever", MetricType::kGauge, "By");
+  const double huge = 18446744073709551616.0 * 4;  // 2^66: a 20-digit integer literal in shortest fixed form
+  b.number(m, huge, 1'700'000'000'000'000'000ULL, {{"k", "a"}});
+  b.number(m, -huge, 1'700'000'000'000'000'000ULL, {{"k", "b"}});
+  b.number(m, 9007199254740991.0, 1'700'000'000'000'000'000ULL, {{"k", "c"}});  // 2^53-1 stays plain
+  auto t = make();
+  TranslateStats stats;
+  std::vector<double> seen;
+  for (const Document& d : t->translate(b.batch(), stats)) {
+    const Emf e = parse_emf(d.json);  // simdjson refuses integer literals beyond int64/uint64
+    for (double v : e.numbers.at("bytes_total_ever")) seen.push_back(v);
+    if (e.strings.at("k") == "c") CHECK(d.json.find("9007199254740991") != std::string::npos);
+  }
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == std::vector<double>{-huge, 9007199254740991.0, huge});
+}
+
 TEST_CASE("namespace: configured, else service.namespace/service.name, else default") {
   for (auto [resource, configured, want] : std::vector<std::tuple<Attrs, std::string, std::string>>{
            {{{"service.name", "shop"}}, "", "shop"},
@@ -290,6 +309,30 @@ TEST_CASE("a replayed batch gives the same deltas; an older point is covered by 
   CHECK(next[0].numbers.at("c") == std::vector<double>{1});
 }
 
+TEST_CASE("integer cumulative sums at the ends of int64: no overflow, resets seen beyond 2^53") {
+  // Found by fuzz_emf: 9223372036854775807 - (-9223372036854775807) overflowed int64 (UB).
+  auto t = make();
+  auto batch = [](std::int64_t value, std::uint64_t time_s) {
+    MetricsBuilder b({}, "");
+    auto& m = b.metric("c", MetricType::kSum, "", AggregationTemporality::kCumulative, true);
+    b.integer(m, value, time_s * kSecond);
+    return b.take();
+  };
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  run(*t, batch(-kMax / 2, 1));
+  auto docs = run(*t, batch(kMax, 2));  // 1.5 * kMax: beyond int64, within what simdjson reads back
+  REQUIRE(docs.size() == 1);
+  CHECK(docs[0].numbers.at("c")[0] == doctest::Approx(1.5 * static_cast<double>(kMax)));
+
+  // 2^60 + 1 then 2^60: equal as doubles, but the counter went down, so it restarted.
+  constexpr std::int64_t kBig = std::int64_t{1} << 60;
+  run(*t, batch(kBig + 1, 3));
+  docs = run(*t, batch(kBig, 4));
+  REQUIRE(docs.size() == 1);
+  CHECK(docs[0].numbers.at("c")[0] == doctest::Approx(static_cast<double>(kBig)));
+  CHECK(docs[0].numbers.at("c")[0] > 0);
+}
+
 TEST_CASE("retain_initial_value_of_delta_metric sends the first value") {
   TranslatorOptions o;
   o.retain_initial_value_of_delta_metric = true;
@@ -383,6 +426,31 @@ TEST_CASE("a histogram with more than 100 non-empty buckets is merged to 100 val
   CHECK(total == 251);
   CHECK(std::is_sorted(d.values.begin(), d.values.end()));
   CHECK(stats.adjusted["buckets_merged"] == 1);
+}
+
+TEST_CASE("bucket values near the ends of the double range stay finite") {
+  // Found by fuzz_emf: a bucket's midpoint lo + (hi - lo) / 2 overflowed to inf for extreme bounds,
+  // as did the count-weighted mean of merged buckets, and "inf" was written into Values.
+  constexpr double kHuge = 1.7e308;
+  MetricsBuilder b({}, "");
+  b.histogram(b.metric("wide", MetricType::kHistogram, "", AggregationTemporality::kDelta), {-kHuge, kHuge}, {0, 5, 0},
+              10, kSecond);
+  std::vector<double> bounds;
+  std::vector<std::uint64_t> counts;
+  for (int i = 1; i <= 150; ++i) bounds.push_back(i * 1e303);
+  for (int i = 0; i <= 150; ++i) counts.push_back(1'000'000);
+  b.histogram(b.metric("merged", MetricType::kHistogram, "", AggregationTemporality::kDelta), bounds, counts, 0,
+              kSecond);
+  TranslateStats stats;
+  auto docs = run(*make(), b.batch(), stats);  // parse_emf: JSON without inf
+  REQUIRE(docs.size() == 1);
+  CHECK(docs[0].dists.at("wide").values == std::vector<double>{0});
+  const auto& merged = docs[0].dists.at("merged");
+  CHECK(merged.values.size() <= 100);
+  for (double v : merged.values) CHECK(std::isfinite(v));
+  CHECK(std::is_sorted(merged.values.begin(), merged.values.end()));
+  CHECK(merged.values.back() <= 151e303);
+  CHECK(stats.dropped.count("non_finite") == 0);
 }
 
 TEST_CASE("summaries: count, sum, min (quantile 0), max (quantile 1); count and sum as deltas") {
@@ -557,6 +625,29 @@ TEST_CASE("the cost guard folds series beyond max_series into otel.overflow and 
   CHECK(stats.folded_points == 0);
   CHECK(t->series_this_hour() == 10);
   CHECK(t->folded_series_this_hour() == 0);
+}
+
+TEST_CASE("a folded metric named otel.overflow is dropped as a name clash, not written twice") {
+  // Found by fuzz_emf: the folded point's document held two root members "otel.overflow".
+  TranslatorOptions o;
+  o.max_series = 1;
+  o.rollup = DimensionRollup::kNone;
+  MetricsBuilder b({}, "");
+  auto& m = b.metric("otel.overflow", MetricType::kGauge);
+  b.number(m, 1, kSecond, {{"user", "a"}});
+  b.number(m, 2, kSecond, {{"user", "b"}});  // beyond max_series: folded
+  TranslateStats stats;
+  std::size_t members = 0;
+  for (const Document& d : make(o)->translate(b.batch(), stats)) {
+    parse_emf(d.json);
+    for (std::size_t at = d.json.find("\"otel.overflow\":"); at != std::string::npos;
+         at = d.json.find("\"otel.overflow\":", at + 1)) {
+      ++members;
+    }
+  }
+  CHECK(members == 1);  // the first point's value
+  CHECK(stats.dropped["name_conflict"] == 1);
+  CHECK(stats.folded_points == 0);
 }
 
 TEST_CASE("the cost guard counts each rolled-up dimension set as a series") {

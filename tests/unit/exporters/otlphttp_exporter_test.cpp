@@ -21,7 +21,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include "agent/otlp/proto_decoder.hpp"
@@ -32,6 +31,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "tests/support/fake_host.hpp"
 #include "tests/support/http_test_support.hpp"
 #include "tests/support/otlp_test_support.hpp"
 #include "tests/support/process.hpp"
@@ -153,21 +153,7 @@ class FakeClientAuth : public component::Extension, public component::ClientAuth
   std::atomic<bool> available{true};
 };
 
-class TestHost : public component::Host {
- public:
-  boost::asio::io_context& io_context() override { return io_; }
-  telemetry::Telemetry& telemetry() override { return telemetry_; }
-  component::Extension* extension(std::string_view id) override {
-    auto it = extensions.find(std::string(id));
-    return it == extensions.end() ? nullptr : it->second;
-  }
-  bool pipelines_ready() const override { return true; }
-  std::map<std::string, component::Extension*> extensions;
-
- private:
-  boost::asio::io_context io_;
-  telemetry::Telemetry telemetry_;
-};
+using TestHost = testing::host_fakes::FakeHost;
 
 struct Exporter {
   FakeClientAuth auth;

@@ -16,6 +16,7 @@
 
 #include <prometheus/counter.h>
 
+#include "agent/aws/cloudwatch_logs_parse.hpp"
 #include "agent/model/batch.hpp"
 #include "agent/runtime/http_client.hpp"
 #include "agent/telemetry/telemetry.hpp"
@@ -192,6 +193,34 @@ TEST_CASE("put_log_events_body is valid JSON that reads back the same") {
     ++i;
   }
   CHECK(i == 2);
+}
+
+TEST_CASE("an error answer's type and message become one bounded line") {
+  // Found by fuzz_aws_responses: control characters of x-amzn-errortype or of the JSON message
+  // went into log lines and Status messages, and the type was unbounded.
+  std::string message;
+  CHECK(detail::classify_answer(400, "", "Bad\x1b[31mType\x0b", message) == "rejected");
+  CHECK(message == "HTTP 400 Bad [31mType ");
+  const std::string long_type(5000, 'T');
+  detail::classify_answer(400, "{\"__type\":\"" + long_type + "\"}", "", message);
+  CHECK(message.size() < 200);
+  // The message is cut at 256 bytes, at a character boundary: 255 ASCII bytes, then "é" (2 bytes).
+  const std::string text = std::string(255, 'm') + "\xC3\xA9";
+  CHECK(detail::classify_answer(400, "{\"__type\":\"ThrottlingException\",\"message\":\"" + text + "\\nX\"}", "",
+                                message) == "throttled");
+  CHECK(message == "HTTP 400 ThrottlingException: " + std::string(255, 'm'));
+  detail::classify_answer(400, "{\"__type\":\"InvalidParameterException\",\"message\":\"a\\nb\\rc\"}", "", message);
+  CHECK(message == "HTTP 400 InvalidParameterException: a b c");
+}
+
+TEST_CASE("rejectedLogEventsInfo is clamped to the request") {
+  const auto r = detail::parse_rejected_log_events(R"({"rejectedLogEventsInfo":{"tooOldLogEventEndIndex":-3,)"
+                                                   R"("expiredLogEventEndIndex":7,"tooNewLogEventStartIndex":2}})",
+                                                   5);
+  CHECK(r.too_old == 0);
+  CHECK(r.expired == 5);
+  CHECK(r.too_new == 0);
+  CHECK(detail::parse_rejected_log_events("not json", 5).total() == 0);
 }
 
 TEST_CASE("retention days, names and tags are checked as CloudWatch checks them") {

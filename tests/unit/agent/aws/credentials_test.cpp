@@ -1,6 +1,6 @@
 // The AWS credential chain and region resolution against local fakes (fake_http_server.hpp)
 // playing STS, the container credentials endpoint and IMDSv2. Every test clears the AWS
-// environment first and restores it afterwards (EnvGuard), and points HOME at a temporary
+// environment first and restores it afterwards (AwsEnvGuard), and points HOME at a temporary
 // folder. Test cases are named "credentials: ...".
 #include "agent/aws/credentials.hpp"
 
@@ -22,8 +22,10 @@
 #include <vector>
 
 #include "agent/aws/credentials_ini.hpp"
+#include "agent/aws/credentials_parse.hpp"
 #include "agent/aws/sigv4.hpp"
 #include "agent/runtime/http_client.hpp"
+#include "tests/support/env_guard.hpp"
 #include "tests/support/fake_http_server.hpp"
 
 namespace credentials_fakes {
@@ -33,51 +35,35 @@ namespace fh = vigil::testing::fake_http;
 using Clock = std::chrono::system_clock;
 using namespace std::chrono_literals;
 
-constexpr const char* kAwsVars[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_STS",
-    "AWS_ENDPOINT_URL", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy",
-    "ALL_PROXY", "all_proxy"};
+constexpr const char* kAwsVars[] = {"AWS_ACCESS_KEY_ID",
+                                    "AWS_SECRET_ACCESS_KEY",
+                                    "AWS_SESSION_TOKEN",
+                                    "AWS_PROFILE",
+                                    "AWS_SHARED_CREDENTIALS_FILE",
+                                    "AWS_CONFIG_FILE",
+                                    "AWS_ROLE_ARN",
+                                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                    "AWS_ROLE_SESSION_NAME",
+                                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                    "AWS_EC2_METADATA_DISABLED",
+                                    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                                    "AWS_REGION",
+                                    "AWS_DEFAULT_REGION",
+                                    "AWS_ENDPOINT_URL_STS",
+                                    "AWS_ENDPOINT_URL"};
 
-// Clears the AWS and proxy environment (IMDS disabled unless a test enables it) and restores
-// every variable it touched.
-class EnvGuard {
+// Clears the AWS and proxy environment (IMDS disabled unless a test enables it); restores every
+// variable it touched.
+class AwsEnvGuard : public vigil::testing::env::EnvGuard {
  public:
-  EnvGuard() {
-    for (const char* name : kAwsVars) unset(name);
+  AwsEnvGuard() : vigil::testing::env::EnvGuard(kAwsVars) {
+    for (const char* name : vigil::testing::env::kProxyVariables) unset(name);
     set("AWS_EC2_METADATA_DISABLED", "true");
   }
-  ~EnvGuard() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
-  void set(const std::string& name, const std::string& value) {
-    save(name);
-    ::setenv(name.c_str(), value.c_str(), 1);
-  }
-  void unset(const std::string& name) {
-    save(name);
-    ::unsetenv(name.c_str());
-  }
-
- private:
-  void save(const std::string& name) {
-    if (saved_.count(name) != 0) return;
-    const char* v = std::getenv(name.c_str());
-    saved_[name] = v != nullptr ? std::optional<std::string>(v) : std::nullopt;
-  }
-  std::map<std::string, std::optional<std::string>> saved_;
 };
 
 class TempDir {
@@ -228,7 +214,7 @@ class FakeImds {
 // Everything a test needs: a clean environment, a temporary HOME, an HTTP client, settings that
 // point at nothing real.
 struct Fixture {
-  EnvGuard env;
+  AwsEnvGuard env;
   TempDir home;
   runtime::HttpClient http;
   aws::CredentialSettings settings;
@@ -238,7 +224,23 @@ struct Fixture {
     settings.sts_endpoint = "http://127.0.0.1:1";  // a test that calls STS sets its fake
     settings.min_refresh_interval = 0ms;
   }
-  std::shared_ptr<aws::CredentialsProvider> provider() { return aws::make_default_credentials_provider(settings, http); }
+  std::shared_ptr<aws::CredentialsProvider> provider() {
+    return aws::make_default_credentials_provider(settings, http);
+  }
+  // What a new chain finds, which must be credentials.
+  aws::Credentials credentials() {
+    aws::Credentials c;
+    const component::Status s = provider()->get(c);
+    REQUIRE_MESSAGE(s.is_ok(), s.message());
+    return c;
+  }
+  // Why a new chain finds nothing, which it must not.
+  component::Status failure() {
+    aws::Credentials c;
+    const component::Status s = provider()->get(c);
+    REQUIRE_FALSE(s.is_ok());
+    return s;
+  }
 };
 
 }  // namespace credentials_fakes
@@ -252,9 +254,7 @@ TEST_CASE("credentials: the environment") {
   f.env.set("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT01");
   f.env.set("AWS_SECRET_ACCESS_KEY", "env-secret-value");
   f.env.set("AWS_SESSION_TOKEN", "env-session-token");
-  aws::Credentials c;
-  const component::Status s = f.provider()->get(c);
-  REQUIRE_MESSAGE(s.is_ok(), s.message());
+  const aws::Credentials c = f.credentials();
   CHECK(c.access_key_id == "AKIAENVIRONMENT01");
   CHECK(c.secret_access_key == "env-secret-value");
   CHECK(c.session_token == "env-session-token");
@@ -265,9 +265,7 @@ TEST_CASE("credentials: the environment") {
 TEST_CASE("credentials: half the environment is an error that names the missing variable, not the secret") {
   Fixture f;
   f.env.set("AWS_SECRET_ACCESS_KEY", "env-secret-value");
-  aws::Credentials c;
-  const component::Status s = f.provider()->get(c);
-  REQUIRE_FALSE(s.is_ok());
+  const component::Status s = f.failure();
   CHECK(s.is_retryable());
   CHECK(s.message().find("AWS_ACCESS_KEY_ID") != std::string::npos);
   CHECK(s.message().find("env-secret-value") == std::string::npos);
@@ -286,14 +284,14 @@ TEST_CASE("credentials: shared credentials file, profiles, and the config file")
                "[profile work]\naws_access_key_id = AKIAOVERRIDDEN\n");
   aws::Credentials c;
   SUBCASE("default profile from ~/.aws/credentials") {
-    REQUIRE(f.provider()->get(c).is_ok());
+    c = f.credentials();
     CHECK(c.access_key_id == "AKIADEFAULT");
     CHECK(c.secret_access_key == "default-secret");
     CHECK(c.provider == "shared_file");
   }
   SUBCASE("AWS_PROFILE; the credentials file wins over the config file") {
     f.env.set("AWS_PROFILE", "work");
-    REQUIRE(f.provider()->get(c).is_ok());
+    c = f.credentials();
     CHECK(c.access_key_id == "AKIAWORK");
     CHECK(c.secret_access_key == "work-secret");
     CHECK(c.session_token == "work-token");
@@ -301,20 +299,19 @@ TEST_CASE("credentials: shared credentials file, profiles, and the config file")
   SUBCASE("settings.profile wins over AWS_PROFILE; [profile x] in the config file") {
     f.env.set("AWS_PROFILE", "work");
     f.settings.profile = "cfgonly";
-    REQUIRE(f.provider()->get(c).is_ok());
+    c = f.credentials();
     CHECK(c.access_key_id == "AKIACONFIG");
   }
   SUBCASE("AWS_SHARED_CREDENTIALS_FILE replaces ~/.aws/credentials") {
     const std::string other = f.home.write("elsewhere/creds", "[default]\naws_access_key_id=AKIAOTHER\n"
                                                               "aws_secret_access_key=other-secret\n");
     f.env.set("AWS_SHARED_CREDENTIALS_FILE", other);
-    REQUIRE(f.provider()->get(c).is_ok());
+    c = f.credentials();
     CHECK(c.access_key_id == "AKIAOTHER");
   }
   SUBCASE("a profile that exists nowhere falls through with a message") {
     f.env.set("AWS_PROFILE", "missing");
-    const component::Status s = f.provider()->get(c);
-    REQUIRE_FALSE(s.is_ok());
+    const component::Status s = f.failure();
     CHECK(s.message().find("shared_file: no profile \"missing\"") != std::string::npos);
   }
 }
@@ -352,9 +349,7 @@ TEST_CASE("credentials: a profile with role_arn and source_profile assumes the r
   f.home.write(".aws/config", "[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\n"
                               "source_profile = base\nrole_session_name = ci-run\nexternal_id = ext-42\n");
   f.env.set("AWS_PROFILE", "deploy");
-  aws::Credentials c;
-  const component::Status s = f.provider()->get(c);
-  REQUIRE_MESSAGE(s.is_ok(), s.message());
+  const aws::Credentials c = f.credentials();
   CHECK(c.access_key_id == "STSKEY1");
   CHECK(c.secret_access_key == "sts-secret-1");
   CHECK(c.session_token == "sts-token-1");
@@ -386,9 +381,7 @@ TEST_CASE("credentials: settings.role_arn assumes a role with the chain's creden
   f.env.set("AWS_ACCESS_KEY_ID", "AKIASOURCEKEY");
   f.env.set("AWS_SECRET_ACCESS_KEY", "source-secret");
   f.env.set("AWS_SESSION_TOKEN", "source-session");
-  aws::Credentials c;
-  const component::Status s = f.provider()->get(c);
-  REQUIRE_MESSAGE(s.is_ok(), s.message());
+  const aws::Credentials c = f.credentials();
   CHECK(c.access_key_id == "STSKEY1");
   CHECK(c.provider.find("assume_role") != std::string::npos);
   const fh::Request r = sts.server.last();
@@ -474,9 +467,7 @@ TEST_CASE("credentials: container endpoint, relative URI with a token") {
   f.settings.container_endpoint = container.url();
   f.env.set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc");
   f.env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Basic ecs-auth");
-  aws::Credentials c;
-  const component::Status s = f.provider()->get(c);
-  REQUIRE_MESSAGE(s.is_ok(), s.message());
+  const aws::Credentials c = f.credentials();
   CHECK(c.access_key_id == "ECSKEY");
   CHECK(c.secret_access_key == "ecs-secret");
   CHECK(c.session_token == "ecs-token");
@@ -527,9 +518,7 @@ TEST_CASE("credentials: the full URI allow-list") {
 
   Fixture f;
   f.env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/creds");
-  aws::Credentials c;
-  const component::Status s = f.provider()->get(c);
-  REQUIRE_FALSE(s.is_ok());
+  const component::Status s = f.failure();
   CHECK(s.message().find("container: AWS_CONTAINER_CREDENTIALS_FULL_URI is not allowed") != std::string::npos);
 }
 
@@ -538,10 +527,7 @@ TEST_CASE("credentials: IMDSv2 token, role and credentials; a 401 fetches a new 
   FakeImds imds;
   f.env.unset("AWS_EC2_METADATA_DISABLED");
   f.settings.imds_endpoint = imds.url();
-  auto p = f.provider();
-  aws::Credentials c;
-  component::Status s = p->get(c);
-  REQUIRE_MESSAGE(s.is_ok(), s.message());
+  const aws::Credentials c = f.credentials();
   CHECK(c.access_key_id == "IMDSKEY");
   CHECK(c.secret_access_key == "imds-secret");
   CHECK(c.session_token == "imds-token");
@@ -559,8 +545,7 @@ TEST_CASE("credentials: IMDSv2 token, role and credentials; a 401 fetches a new 
   // 401, and one new token is fetched.
   imds.expire_tokens();
   imds.server.clear();
-  s = f.provider()->get(c);
-  REQUIRE_MESSAGE(s.is_ok(), s.message());
+  f.credentials();
   CHECK(imds.tokens_issued() == 2);
 }
 
@@ -582,9 +567,7 @@ TEST_CASE("credentials: AWS_EC2_METADATA_DISABLED skips IMDS") {
   FakeImds imds;
   f.settings.imds_endpoint = imds.url();
   f.env.set("AWS_EC2_METADATA_DISABLED", "TRUE");
-  aws::Credentials c;
-  const component::Status s = f.provider()->get(c);
-  REQUIRE_FALSE(s.is_ok());
+  const component::Status s = f.failure();
   CHECK(imds.server.count() == 0);
   CHECK(s.message().find("imds: AWS_EC2_METADATA_DISABLED") != std::string::npos);
 }
@@ -606,12 +589,7 @@ TEST_CASE("credentials: the chain's order") {
   f.env.set("AWS_ACCESS_KEY_ID", "AKIAENV");
   f.env.set("AWS_SECRET_ACCESS_KEY", "env-secret");
 
-  const auto first = [&]() {
-    aws::Credentials c;
-    const component::Status s = f.provider()->get(c);
-    REQUIRE_MESSAGE(s.is_ok(), s.message());
-    return c.provider;
-  };
+  const auto first = [&]() { return f.credentials().provider; };
   CHECK(first() == "environment");
   f.env.unset("AWS_ACCESS_KEY_ID");
   f.env.unset("AWS_SECRET_ACCESS_KEY");
@@ -634,15 +612,11 @@ TEST_CASE("credentials: a failing provider falls through; the error lists every 
   f.settings.imds_endpoint = imds.url();
   fh::FakeHttpServer container([](const fh::Request&) { return fh::Response{500, {}, "agent unavailable"}; });
   f.env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", container.url() + "/c");
-  aws::Credentials c;
-  component::Status s = f.provider()->get(c);
-  REQUIRE_MESSAGE(s.is_ok(), s.message());
-  CHECK(c.provider == "imds");
+  CHECK(f.credentials().provider == "imds");
   CHECK(container.count() == 1);
 
   imds.role.clear();  // no role on the instance: everything fails now
-  s = f.provider()->get(c);
-  REQUIRE_FALSE(s.is_ok());
+  const component::Status s = f.failure();
   CHECK(s.is_retryable());
   const std::string& m = s.message();
   CAPTURE(m);
@@ -693,8 +667,7 @@ TEST_CASE("credentials: far expirations are cached, near ones refetched") {
   }
   SUBCASE("credentials that arrive expired are refused") {
     lifetime_s = -10;
-    const component::Status s = f.provider()->get(c);
-    REQUIRE_FALSE(s.is_ok());
+    const component::Status s = f.failure();
     CHECK(s.message().find("expired") != std::string::npos);
   }
 }
@@ -756,9 +729,7 @@ TEST_CASE("credentials: no secret in any error message") {
   });
   f.env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", container.url() + "/c");
   f.env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "AUTH-TOKEN-XYZ");
-  aws::Credentials c;
-  const component::Status s = f.provider()->get(c);
-  REQUIRE_FALSE(s.is_ok());
+  const component::Status s = f.failure();
   CAPTURE(s.message());
   CHECK(container.count() == 1);
   CHECK(sts.server.count() == 1);
@@ -766,10 +737,55 @@ TEST_CASE("credentials: no secret in any error message") {
 
   // The container endpoint fails with an error page: no token in the message either.
   container.set_handler([](const fh::Request&) { return fh::Response{403, {}, "denied"}; });
-  const component::Status s2 = f.provider()->get(c);
-  REQUIRE_FALSE(s2.is_ok());
+  const component::Status s2 = f.failure();
   CHECK(s2.message().find("HTTP 403: denied") != std::string::npos);
   for (const auto& secret : secrets) CHECK(s2.message().find(secret) == std::string::npos);
+}
+
+TEST_CASE("credentials: a quoted server text is cut at a character boundary") {
+  // Found by fuzz_aws_responses: the 200-byte excerpt of an STS error could end inside a UTF-8
+  // sequence, leaving invalid UTF-8 in the Status message.
+  const std::string code = std::string(199, 'C') + "\xC3\xA9" + "tail";
+  aws::Credentials out;
+  std::string error;
+  CHECK_FALSE(aws::detail::parse_sts_answer(403, "<Error><Code>" + code + "</Code></Error>", out, error));
+  CHECK(error == "STS: HTTP 403 " + std::string(199, 'C') + "...");
+  // Whole characters are kept.
+  const std::string short_code = std::string(198, 'C') + "\xC3\xA9" + "tail";
+  CHECK_FALSE(aws::detail::parse_sts_answer(403, "<Error><Code>" + short_code + "</Code></Error>", out, error));
+  CHECK(error == "STS: HTTP 403 " + std::string(198, 'C') + "\xC3\xA9...");
+}
+
+TEST_CASE("credentials: an Expiration beyond the clock's range is clamped, not overflowed") {
+  // Found by fuzz_aws_responses: "4198-10-10T10:10:10Z" overflowed system_clock's nanoseconds
+  // (undefined behaviour; in practice a time in the past, so the credentials looked expired).
+  const auto far = aws::detail::parse_iso8601("4198-10-10T10:10:10Z");
+  REQUIRE(far);
+  CHECK(*far > *aws::detail::parse_iso8601("2262-01-01T00:00:00Z"));
+  const auto early = aws::detail::parse_iso8601("1000-01-01T00:00:00Z");
+  REQUIRE(early);
+  CHECK(*early < *aws::detail::parse_iso8601("1700-01-01T00:00:00Z"));
+  aws::Credentials out;
+  std::string error;
+  CHECK(aws::detail::parse_json_credentials_answer(
+      R"({"AccessKeyId":"A","SecretAccessKey":"S","Expiration":"4198-10-10T10:10:10Z"})", out, error));
+  CHECK(error.empty());
+}
+
+TEST_CASE("credentials: STS and JSON answers parsed directly") {
+  aws::Credentials out;
+  std::string error;
+  REQUIRE(aws::detail::parse_sts_answer(
+      200,
+      "<R><Credentials><AccessKeyId> AKID </AccessKeyId><SecretAccessKey>s&amp;x</SecretAccessKey>"
+      "<SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></R>",
+      out, error));
+  CHECK(out.access_key_id == "AKID");
+  CHECK(out.secret_access_key == "s&x");
+  CHECK(out.expiration == aws::detail::parse_iso8601("2099-01-01T00:00:00Z"));
+  CHECK_FALSE(aws::detail::parse_json_credentials_answer(R"({"Code":"Failure","SecretAccessKey":"S"})", out, error));
+  CHECK(error == "credentials endpoint answered Code \"Failure\"");
+  CHECK(out.access_key_id == "AKID");  // untouched on failure
 }
 
 TEST_CASE("credentials: the region") {

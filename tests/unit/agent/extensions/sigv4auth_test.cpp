@@ -19,6 +19,8 @@
 #include "agent/config/loader.hpp"
 #include "agent/telemetry/telemetry.hpp"
 #include "exporters/otlphttp/otlphttp_exporter.hpp"
+#include "tests/support/env_guard.hpp"
+#include "tests/support/fake_host.hpp"
 #include "tests/support/fake_http_server.hpp"
 #include "tests/support/http_test_support.hpp"
 #include "tests/support/test_batches.hpp"
@@ -44,28 +46,12 @@ class FakeProvider : public aws::CredentialsProvider {
   std::atomic<int> calls{0};
 };
 
-class TestHost : public component::Host {
- public:
-  boost::asio::io_context& io_context() override { return io_; }
-  telemetry::Telemetry& telemetry() override { return telemetry_; }
-  component::Extension* extension(std::string_view id) override {
-    auto it = extensions.find(std::string(id));
-    return it == extensions.end() ? nullptr : it->second;
-  }
-  bool pipelines_ready() const override { return true; }
-  std::map<std::string, component::Extension*> extensions;
-
- private:
-  boost::asio::io_context io_;
-  telemetry::Telemetry telemetry_;
-};
-
 }  // namespace sigv4auth_fakes
 
 namespace {
 
 using sigv4auth_fakes::FakeProvider;
-using sigv4auth_fakes::TestHost;
+using TestHost = testing::host_fakes::FakeHost;
 
 aws::Credentials test_credentials(bool token) {
   aws::Credentials c;
@@ -152,35 +138,7 @@ struct Started {
   }
 };
 
-// Sets environment variables for a test and restores them.
-class EnvGuard {
- public:
-  void set(const char* name, const char* value) {
-    save(name);
-    if (value == nullptr) {
-      ::unsetenv(name);
-    } else {
-      ::setenv(name, value, 1);
-    }
-  }
-  ~EnvGuard() {
-    for (const auto& [name, old] : saved_) {
-      if (old.has_value()) {
-        ::setenv(name.c_str(), old->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-
- private:
-  void save(const char* name) {
-    if (saved_.count(name) != 0) return;
-    const char* v = std::getenv(name);
-    saved_[name] = v == nullptr ? std::nullopt : std::optional<std::string>(v);
-  }
-  std::map<std::string, std::optional<std::string>> saved_;
-};
+using testing::env::EnvGuard;
 
 std::vector<std::string> check(const std::string& yaml) {
   const component::Factory f = extensions::sigv4auth_extension_factory();
@@ -291,8 +249,8 @@ TEST_CASE("sigv4auth: errors") {
 
   SUBCASE("no region anywhere: permanent, and the lookup is not repeated at once") {
     EnvGuard env;
-    env.set("AWS_REGION", nullptr);
-    env.set("AWS_DEFAULT_REGION", nullptr);
+    env.unset("AWS_REGION");
+    env.unset("AWS_DEFAULT_REGION");
     env.set("AWS_EC2_METADATA_DISABLED", "true");
     env.set("AWS_CONFIG_FILE", "/nonexistent/vigil-test/config");
     env.set("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/vigil-test/credentials");

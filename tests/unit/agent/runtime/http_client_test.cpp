@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "agent/runtime/proxy.hpp"
+#include "tests/support/env_guard.hpp"
 #include "tests/support/fake_http_server.hpp"
 
 namespace {
@@ -27,43 +28,10 @@ using runtime::HttpClientSettings;
 namespace fh = vigil::testing::fake_http;
 using namespace std::chrono_literals;
 
-// Sets environment variables for one test and restores every one it touched.
-class EnvGuard {
+// Clears the proxy variables for one test; restores every variable it touched.
+class EnvGuard : public vigil::testing::env::EnvGuard {
  public:
-  EnvGuard() {
-    for (const char* name : {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy",
-                             "ALL_PROXY", "all_proxy"}) {
-      unset(name);
-    }
-  }
-  ~EnvGuard() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
-  void set(const std::string& name, const std::string& value) {
-    save(name);
-    ::setenv(name.c_str(), value.c_str(), 1);
-  }
-  void unset(const std::string& name) {
-    save(name);
-    ::unsetenv(name.c_str());
-  }
-
- private:
-  void save(const std::string& name) {
-    if (saved_.count(name) != 0) return;
-    const char* v = std::getenv(name.c_str());
-    saved_[name] = v != nullptr ? std::optional<std::string>(v) : std::nullopt;
-  }
-  std::map<std::string, std::optional<std::string>> saved_;
+  EnvGuard() : vigil::testing::env::EnvGuard(vigil::testing::env::kProxyVariables) {}
 };
 
 // A port nothing listens on: bound by the kernel's choice, then closed.
@@ -352,6 +320,148 @@ TEST_CASE("http_client: runtime::proxy_for_url rules") {
   std::string error;
   CHECK_FALSE(runtime::normalize_proxy("ftp://x:21", error));
   CHECK_FALSE(error.empty());
+}
+
+// ---- what the otlphttp exporter relies on ---------------------------------------------------
+
+TEST_CASE("http_client: body_view is sent instead of body, without a copy") {
+  EnvGuard env;
+  fh::FakeHttpServer server;
+  HttpClient client;
+  const std::string big(3 << 20, 'z');
+  HttpClientRequest r = req("POST", server.url() + "/v", "ignored");
+  r.body_view = std::string_view(big);
+  REQUIRE(client.perform(r).ok());
+  CHECK(server.last().body == big);
+  r.body_view = std::string_view();  // an empty view is an empty body, not `body`
+  REQUIRE(client.perform(r).ok());
+  CHECK(server.last().body.empty());
+  CHECK(server.last().header("content-length") == "0");
+}
+
+TEST_CASE("http_client: disable_keep_alives opens a connection per request") {
+  EnvGuard env;
+  fh::FakeHttpServer server;
+  HttpClientSettings settings;
+  settings.disable_keep_alives = true;
+  HttpClient client(settings);
+  for (int i = 0; i < 3; ++i) REQUIRE(client.perform(req("POST", server.url() + "/k", "x")).ok());
+  CHECK(server.connections() == 3);
+}
+
+TEST_CASE("http_client: response_body_kept keeps the start of a long answer with its status") {
+  EnvGuard env;
+  fh::FakeHttpServer server([](const fh::Request& r) {
+    return fh::Response{400, {{"Retry-After", "4"}}, std::string(r.target == "/huge" ? 8192 : 500, 'e')};
+  });
+  HttpClientSettings settings;
+  settings.response_body_kept = 16;
+  settings.max_response_bytes = 1024;
+  HttpClient client(settings);
+  HttpClientResponse res = client.perform(req("GET", server.url() + "/long"));
+  REQUIRE_MESSAGE(res.ok(), res.transport_error);
+  CHECK(res.status == 400);
+  CHECK(res.body == std::string(16, 'e'));
+  CHECK(res.body_size == 500);
+  CHECK(res.body_truncated);
+  // Read to the end: the connection is reused.
+  REQUIRE(client.perform(req("GET", server.url() + "/long")).ok());
+  CHECK(server.connections() == 1);
+  // Past max_response_bytes the transfer is cut, the status and headers stay.
+  res = client.perform(req("GET", server.url() + "/huge"));
+  REQUIRE_MESSAGE(res.ok(), res.transport_error);
+  CHECK(res.status == 400);
+  CHECK(res.body.size() == 16);
+  CHECK(res.body_truncated);
+  REQUIRE(res.header("retry-after") != nullptr);
+  CHECK(*res.header("retry-after") == "4");
+  CHECK(client.perform(req("GET", server.url() + "/long")).ok());
+}
+
+TEST_CASE("http_client: transport failures are classified") {
+  EnvGuard env;
+  HttpClient client;
+  SUBCASE("connection refused") {
+    const HttpClientResponse res =
+        client.perform(req("GET", "http://127.0.0.1:" + std::to_string(closed_port()) + "/"));
+    CHECK(res.failure == runtime::TransportFailure::kConnection);
+  }
+  SUBCASE("timeout") {
+    fh::FakeHttpServer server;
+    server.script(fh::Response{200, {}, "late", 3s});
+    HttpClientRequest r = req("GET", server.url() + "/slow");
+    r.timeout = 200ms;
+    const HttpClientResponse res = client.perform(r);
+    CHECK(res.failure == runtime::TransportFailure::kTimeout);
+    CHECK(res.timed_out);
+  }
+  SUBCASE("TLS: https:// to a plain-text server") {
+    fh::FakeHttpServer server;
+    const HttpClientResponse res =
+        client.perform(req("GET", "https://127.0.0.1:" + std::to_string(server.port()) + "/"));
+    CHECK(res.status == 0);
+    CHECK(res.failure == runtime::TransportFailure::kTls);
+  }
+  SUBCASE("a request that cannot work as written") {
+    HttpClientRequest r = req("GET", "http://127.0.0.1:1/");
+    r.headers = {{"Bad Name", "v"}};
+    CHECK(client.perform(r).failure == runtime::TransportFailure::kRequest);
+    CHECK(client.perform(req("GET", "gopher://127.0.0.1:1/")).failure == runtime::TransportFailure::kRequest);
+  }
+  SUBCASE("an answer") {
+    fh::FakeHttpServer server;
+    server.script(fh::Response{503, {}, ""});
+    const HttpClientResponse res = client.perform(req("GET", server.url() + "/"));
+    CHECK(res.status == 503);
+    CHECK(res.failure == runtime::TransportFailure::kNone);
+  }
+}
+
+TEST_CASE("http_client: proxy_from_environment false connects directly") {
+  EnvGuard env;
+  fh::FakeHttpServer proxy;
+  env.set("HTTP_PROXY", proxy.url());
+  HttpClientSettings settings;
+  settings.proxy_from_environment = false;
+  HttpClient client(settings);
+  const HttpClientResponse res = client.perform(req("GET", std::string(kUnresolvable) + "/"));
+  CHECK(res.status == 0);  // direct: the name does not resolve
+  CHECK(res.transport_error.find("proxy") == std::string::npos);
+  CHECK(proxy.count() == 0);
+}
+
+TEST_CASE("http_client: an invalid tls.server_name_override is a settings error") {
+  HttpClientSettings settings;
+  settings.tls.server_name_override = "bad name/with spaces";
+  HttpClient client(settings);
+  CHECK(client.settings_error().find("server_name_override") != std::string::npos);
+  const HttpClientResponse res = client.perform(req("GET", "https://127.0.0.1:1/"));
+  CHECK(res.failure == runtime::TransportFailure::kRequest);
+  HttpClientSettings good;
+  good.tls.server_name_override = "collector.internal";
+  CHECK(HttpClient(good).settings_error().empty());
+}
+
+TEST_CASE("http_client: parse_url") {
+  runtime::Url u;
+  std::string error;
+  REQUIRE(runtime::parse_url("HTTPS://User:secret@Example.COM:4318/v1/logs?key=x", u, error));
+  CHECK(u.scheme == "https");
+  CHECK(u.bare_host == "example.com");
+  CHECK(u.port == "4318");
+  CHECK(u.explicit_port);
+  CHECK(u.path == "/v1/logs");
+  CHECK(u.display().find("secret") == std::string::npos);
+  CHECK(u.display().find("key=x") == std::string::npos);
+  CHECK(u.authority() == u.host + ":4318");
+  REQUIRE(runtime::parse_url("http://[::1]/x", u, error));
+  CHECK(u.host == "[::1]");
+  CHECK(u.bare_host == "::1");
+  CHECK(u.port == "80");
+  CHECK_FALSE(u.explicit_port);
+  CHECK(u.authority() == "[::1]");
+  CHECK_FALSE(runtime::parse_url("not a url", u, error));
+  CHECK(error.find("scheme://host") != std::string::npos);
 }
 
 }  // namespace
