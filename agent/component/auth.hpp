@@ -52,6 +52,9 @@ class ClientAuthenticator {
     (void)request;
     return request_headers(out);
   }
+  // True when the authenticator needs the whole request (sign_request): a sender that can only
+  // ask for headers (gRPC metadata) refuses it at start instead of failing every request.
+  virtual bool signs_whole_request() const { return false; }
 };
 
 // Finds extension `id` and casts it to T. nullptr when absent or of another kind; `error` then

@@ -421,6 +421,11 @@ Status OtlpExporter::start(component::Host& host) {
     auth =
         component::find_authenticator<component::ClientAuthenticator>(host, m.options.authenticator, error);
     if (auth == nullptr) return Status::permanent("otlp exporter " + m.id + ": " + error);
+    if (auth->signs_whole_request()) {
+      return Status::permanent("otlp exporter " + m.id + ": auth.authenticator: extension \"" +
+                               m.options.authenticator +
+                               "\" signs whole HTTP requests, which gRPC does not expose; use the otlphttp exporter");
+    }
   }
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);

@@ -73,6 +73,7 @@ class Sigv4AuthExtension final : public component::Extension, public component::
   // A signature needs the request: a permanent Status saying so (a sender that only asks for
   // headers, like the OTLP/gRPC exporter, cannot use this extension).
   component::Status request_headers(component::HeaderList& out) const override;
+  bool signs_whole_request() const override { return true; }
   // Appends authorization, x-amz-date, x-amz-security-token (temporary credentials),
   // x-amz-content-sha256 and host (when the request has none). Retryable when no credentials
   // can be had now; permanent when the service or region is unknown.

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,6 +18,23 @@ import { fileURLToPath } from 'node:url';
 
 // tests/interop, and where its packages (package-lock.json) are installed: ctest names the
 // folder in VIGIL_INTEROP_NODE_MODULES.
+// GET on a connection of its own (no keep-alive pool): polling a server that closes idle
+// connections (the self-metrics endpoint) through fetch's pool races that close and fails with
+// "other side closed" when the pooled socket is reused just as the server drops it.
+export function getFresh(url, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
 export const interopDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const nodeModules = process.env.VIGIL_INTEROP_NODE_MODULES ?? path.join(interopDir, 'node_modules');
 
@@ -188,9 +206,7 @@ export class Vigil {
       timeoutMs,
       async () => {
         try {
-          const res = await fetch(healthUrl, { signal: AbortSignal.timeout(1000) });
-          await res.arrayBuffer();
-          return res.status === 200;
+          return (await getFresh(healthUrl, 1000)).status === 200;
         } catch {
           return false;
         }
@@ -207,9 +223,9 @@ export class Vigil {
   // The sum of the self-metric `name` over its series whose labels include the text `labels`
   // (e.g. 'outcome="throttled"'), from the Prometheus endpoint; 0 when there is none.
   async selfMetric(name, labels = '') {
-    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`, { signal: AbortSignal.timeout(2000) });
+    const { body } = await getFresh(`http://127.0.0.1:${this.metricsPort}/metrics`, 2000);
     let sum = 0;
-    for (const l of (await res.text()).split('\n')) {
+    for (const l of body.split('\n')) {
       if ((l.startsWith(name + '{') || l.startsWith(name + ' ')) && l.includes(labels)) {
         sum += Number(l.slice(l.lastIndexOf(' ') + 1));
       }

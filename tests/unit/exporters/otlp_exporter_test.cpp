@@ -226,6 +226,15 @@ class TestAuth final : public component::Extension, public component::ClientAuth
   std::atomic<bool> not_ready{false};
 };
 
+// An authenticator that must see the whole request (as sigv4auth does).
+class WholeRequestAuth final : public component::Extension, public component::ClientAuthenticator {
+ public:
+  Status start(component::Host&) override { return Status::ok(); }
+  void shutdown(component::Deadline) override {}
+  Status request_headers(component::HeaderList&) const override { return Status::permanent("needs the request"); }
+  bool signs_whole_request() const override { return true; }
+};
+
 class NotAnAuthenticator final : public component::Extension {
  public:
   Status start(component::Host&) override { return Status::ok(); }
@@ -422,6 +431,16 @@ TEST_CASE("otlp exporter: a missing or wrong authenticator fails start") {
     Status s = m->sender->start(host);
     CHECK(s.is_permanent());
     CHECK(s.message().find("cannot authenticate") != std::string::npos);
+  }
+  {
+    // A signer of whole HTTP requests (sigv4auth) cannot work over gRPC metadata: refused at
+    // start, not on every request.
+    WholeRequestAuth signer;
+    host.extensions["sigv4auth"] = &signer;
+    auto m = make_plain(server, Signal::kTraces, "auth:\n  authenticator: sigv4auth\n");
+    Status s = m->sender->start(host);
+    CHECK(s.is_permanent());
+    CHECK(s.message().find("use the otlphttp exporter") != std::string::npos);
   }
 }
 
