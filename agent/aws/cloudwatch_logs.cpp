@@ -4,6 +4,8 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
@@ -11,6 +13,7 @@
 #include <random>
 #include <string_view>
 
+#include <openssl/evp.h>
 #include <prometheus/counter.h>
 #include <simdjson.h>
 
@@ -298,6 +301,107 @@ void append_json_string(std::string& out, std::string_view s) {
     }
   }
   out.push_back('"');
+}
+
+void append_double(std::string& out, double v) {
+  std::array<char, 32> buf{};
+  const auto r = std::abs(v) >= 9007199254740992.0
+                     ? std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::scientific)
+                     : std::to_chars(buf.data(), buf.data() + buf.size(), v);
+  out.append(buf.data(), r.ptr);
+}
+
+namespace {
+
+std::string_view non_finite_text(double d) { return std::isnan(d) ? "NaN" : (d > 0 ? "+Inf" : "-Inf"); }
+
+void append_base64(std::string& out, std::string_view b) {
+  const std::size_t at = out.size();
+  out.resize(at + 4 * ((b.size() + 2) / 3) + 1);
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
+                                reinterpret_cast<const unsigned char*>(b.data()), static_cast<int>(b.size()));
+  out.resize(at + static_cast<std::size_t>(std::max(n, 0)));
+}
+
+// Scalars the same in JSON and in text (bool, int, finite double); false for the others.
+bool append_plain_scalar(std::string& out, const model::AnyValue& v) {
+  switch (v.type()) {
+    case model::ValueType::kBool:
+      out += v.bool_value() ? "true" : "false";
+      return true;
+    case model::ValueType::kInt: {
+      std::array<char, 24> buf{};
+      const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), v.int_value());
+      out.append(buf.data(), r.ptr);
+      return true;
+    }
+    case model::ValueType::kDouble:
+      if (!std::isfinite(v.double_value())) return false;
+      append_double(out, v.double_value());
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void append_json_value(std::string& out, const model::AnyValue& v) {
+  if (append_plain_scalar(out, v)) return;
+  switch (v.type()) {
+    case model::ValueType::kString:
+      append_json_string(out, v.string_value());
+      break;
+    case model::ValueType::kDouble:
+      append_json_string(out, non_finite_text(v.double_value()));
+      break;
+    case model::ValueType::kBytes:
+      out.push_back('"');
+      append_base64(out, v.string_value());  // base64 needs no escaping
+      out.push_back('"');
+      break;
+    case model::ValueType::kArray:
+      out.push_back('[');
+      for (std::uint32_t i = 0; i < v.size(); ++i) {
+        if (i > 0) out.push_back(',');
+        append_json_value(out, v.array_begin()[i]);
+      }
+      out.push_back(']');
+      break;
+    case model::ValueType::kKvList:
+      out.push_back('{');
+      for (std::uint32_t i = 0; i < v.size(); ++i) {
+        if (i > 0) out.push_back(',');
+        append_json_string(out, v.kvlist_begin()[i].key);
+        out.push_back(':');
+        append_json_value(out, v.kvlist_begin()[i].value);
+      }
+      out.push_back('}');
+      break;
+    default:  // kEmpty
+      out += "null";
+      break;
+  }
+}
+
+void append_value_text(std::string& out, const model::AnyValue& v) {
+  if (append_plain_scalar(out, v)) return;
+  switch (v.type()) {
+    case model::ValueType::kEmpty:
+      break;
+    case model::ValueType::kString:
+      out += v.string_value();
+      break;
+    case model::ValueType::kDouble:
+      out += non_finite_text(v.double_value());
+      break;
+    case model::ValueType::kBytes:
+      append_base64(out, v.string_value());
+      break;
+    default:  // arrays and maps
+      append_json_value(out, v);
+      break;
+  }
 }
 
 std::string put_log_events_body(std::string_view group, std::string_view stream,

@@ -98,6 +98,21 @@ std::string put_log_events_body(std::string_view group, std::string_view stream,
 // Appends `s` as a JSON string (quoted, escaped). Invalid UTF-8 becomes U+FFFD.
 void append_json_string(std::string& out, std::string_view s);
 
+// Appends a finite double in its shortest round-trip form; past 2^53 with an exponent, since
+// parsers that read integer literals as int64 (simdjson) refuse 20-digit ones.
+void append_double(std::string& out, double v);
+
+// Appends `v` as plain JSON, the way the Collector's AWS exporters marshal attribute values (not
+// OTLP/JSON's tagged form): strings escaped, bytes base64, doubles by append_double, NaN and
+// infinities as the strings "NaN", "+Inf" and "-Inf" (JSON has no such numbers), empty as null,
+// arrays and maps nested.
+void append_json_value(std::string& out, const model::AnyValue& v);
+
+// Appends `v` as text, as pcommon.Value.AsString() gives it: a string as it is, bytes base64,
+// bools, ints and doubles as their literals ("NaN", "+Inf", "-Inf" for the non-finite), empty as
+// nothing, arrays and maps as JSON (append_json_value).
+void append_value_text(std::string& out, const model::AnyValue& v);
+
 // ---- the client -------------------------------------------------------------------------------
 
 struct CloudWatchLogsSettings {

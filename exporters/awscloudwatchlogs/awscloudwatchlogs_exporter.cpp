@@ -1,10 +1,6 @@
 #include "exporters/awscloudwatchlogs/awscloudwatchlogs_exporter.hpp"
 
-#include <openssl/evp.h>
-
 #include <chrono>
-#include <cmath>
-#include <cstdio>
 #include <map>
 
 #include <prometheus/counter.h>
@@ -15,6 +11,7 @@
 
 namespace vigil::exporters {
 
+using aws::append_json_value;
 using component::Status;
 
 namespace {
@@ -45,64 +42,6 @@ void append_attributes(std::string& out, const model::Attributes& attrs) {
 }
 
 }  // namespace
-
-void append_json_value(std::string& out, const model::AnyValue& v) {
-  switch (v.type()) {
-    case model::ValueType::kEmpty:
-      out += "null";
-      break;
-    case model::ValueType::kString:
-      aws::append_json_string(out, v.string_value());
-      break;
-    case model::ValueType::kBool:
-      out += v.bool_value() ? "true" : "false";
-      break;
-    case model::ValueType::kInt:
-      out += std::to_string(v.int_value());
-      break;
-    case model::ValueType::kDouble: {
-      const double d = v.double_value();
-      if (!std::isfinite(d)) {  // JSON has no NaN or infinity
-        aws::append_json_string(out, std::isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity"));
-      } else {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.17g", d);
-        out += buf;
-      }
-      break;
-    }
-    case model::ValueType::kBytes: {
-      const std::string_view b = v.string_value();
-      std::string enc(4 * ((b.size() + 2) / 3) + 1, '\0');
-      const int n =
-          EVP_EncodeBlock(reinterpret_cast<unsigned char*>(enc.data()),
-                          reinterpret_cast<const unsigned char*>(b.data()), static_cast<int>(b.size()));
-      enc.resize(static_cast<std::size_t>(std::max(n, 0)));
-      aws::append_json_string(out, enc);
-      break;
-    }
-    case model::ValueType::kArray: {
-      out.push_back('[');
-      for (std::uint32_t i = 0; i < v.size(); ++i) {
-        if (i > 0) out.push_back(',');
-        append_json_value(out, v.array_begin()[i]);
-      }
-      out.push_back(']');
-      break;
-    }
-    case model::ValueType::kKvList: {
-      out.push_back('{');
-      for (std::uint32_t i = 0; i < v.size(); ++i) {
-        if (i > 0) out.push_back(',');
-        aws::append_json_string(out, v.kvlist_begin()[i].key);
-        out.push_back(':');
-        append_json_value(out, v.kvlist_begin()[i].value);
-      }
-      out.push_back('}');
-      break;
-    }
-  }
-}
 
 std::string cloudwatch_log_message(const model::LogRecord& r, const model::Resource& resource, bool raw_log) {
   std::string out;

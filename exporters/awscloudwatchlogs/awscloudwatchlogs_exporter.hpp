@@ -58,9 +58,6 @@ AwsCloudWatchLogsOptions read_awscloudwatchlogs_options(const config::Settings& 
 std::string cloudwatch_log_message(const model::LogRecord& record, const model::Resource& resource,
                                    bool raw_log);
 
-// Appends `value` as JSON (bytes as base64, kvlists as objects).
-void append_json_value(std::string& out, const model::AnyValue& value);
-
 class AwsCloudWatchLogsExporter : public component::Sender {
  public:
   AwsCloudWatchLogsExporter(AwsCloudWatchLogsOptions options, std::string id,

@@ -97,15 +97,11 @@ namespace {
 // document is always valid JSON.
 using aws::append_json_string;
 
-// Shortest text that reads back as the same double (finite values only). Magnitudes past 2^53
-// are written with an exponent: to_chars's shortest form would be a 17-20 digit integer literal,
-// which parsers that read integers as int64 (simdjson among them) reject beyond 2^63.
+// Shortest text that reads back as the same double (finite values only; see aws::append_double).
 std::string format_number(double v) {
-  std::array<char, 32> buf{};
-  auto r = std::abs(v) >= 9007199254740992.0
-               ? std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::scientific)
-               : std::to_chars(buf.data(), buf.data() + buf.size(), v);
-  return std::string(buf.data(), r.ptr);
+  std::string out;
+  aws::append_double(out, v);
+  return out;
 }
 
 std::string format_int(std::int64_t v) {
@@ -114,65 +110,8 @@ std::string format_int(std::int64_t v) {
   return std::string(buf.data(), r.ptr);
 }
 
-// An attribute value as a dimension value: strings as they are, other scalars in their usual
-// text, arrays and maps as compact JSON.
-void append_value_text(std::string& out, const AnyValue& v, bool nested) {
-  switch (v.type()) {
-    case ValueType::kEmpty:
-      if (nested) out += "null";
-      break;
-    case ValueType::kString:
-      if (nested)
-        append_json_string(out, v.string_value());
-      else
-        out += v.string_value();
-      break;
-    case ValueType::kBool:
-      out += v.bool_value() ? "true" : "false";
-      break;
-    case ValueType::kInt:
-      out += format_int(v.int_value());
-      break;
-    case ValueType::kDouble:
-      if (std::isfinite(v.double_value()))
-        out += format_number(v.double_value());
-      else
-        out += nested ? "null"
-                      : (std::isnan(v.double_value()) ? "NaN" : (v.double_value() > 0 ? "+Inf" : "-Inf"));
-      break;
-    case ValueType::kBytes: {
-      static constexpr char kHex[] = "0123456789abcdef";
-      std::string hex;
-      for (unsigned char c : v.string_value()) {
-        hex.push_back(kHex[c >> 4]);
-        hex.push_back(kHex[c & 0xF]);
-      }
-      if (nested)
-        append_json_string(out, hex);
-      else
-        out += hex;
-      break;
-    }
-    case ValueType::kArray:
-      out.push_back('[');
-      for (std::uint32_t i = 0; i < v.size(); ++i) {
-        if (i != 0) out.push_back(',');
-        append_value_text(out, v.array_begin()[i], true);
-      }
-      out.push_back(']');
-      break;
-    case ValueType::kKvList:
-      out.push_back('{');
-      for (std::uint32_t i = 0; i < v.size(); ++i) {
-        if (i != 0) out.push_back(',');
-        append_json_string(out, v.kvlist_begin()[i].key);
-        out.push_back(':');
-        append_value_text(out, v.kvlist_begin()[i].value, true);
-      }
-      out.push_back('}');
-      break;
-  }
-}
+// A dimension value: the attribute as text, as the Collector's awsemf takes it (AsString).
+using aws::append_value_text;
 
 // Cuts `s` to at most `max_chars` code points (invalid bytes count as one each); true when cut.
 bool truncate_chars(std::string& s, std::size_t max_chars) {
@@ -1004,7 +943,7 @@ void add_labels(Labels& out, const model::Attributes& attrs, TranslateStats& sta
       continue;
     }
     std::string value;
-    append_value_text(value, kv.value, false);
+    append_value_text(value, kv.value);
     if (truncate_chars(value, kMaxDimensionValueChars)) ++stats.adjusted["value_truncated"];
     std::string key(kv.key);
     auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == key; });

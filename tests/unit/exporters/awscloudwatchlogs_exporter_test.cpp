@@ -7,11 +7,14 @@
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include <prometheus/counter.h>
 
+#include "agent/aws/cloudwatch_logs.hpp"
 #include "agent/model/batch.hpp"
 #include "agent/telemetry/telemetry.hpp"
 #include "tests/support/config_test_support.hpp"
@@ -117,6 +120,44 @@ TEST_CASE("cloudwatch_log_message: raw body or the cwLogBody JSON object") {
   model::LogRecord rec;
   rec.body = model::AnyValue::kvlist(kv, 2);
   CHECK(cloudwatch_log_message(rec, model::Resource{}, true) == R"({"msg":"hi \"there\"","n":1.5})");
+}
+
+TEST_CASE("attribute values as JSON and as text, one rule for awscloudwatchlogs and awsemf") {
+  using model::AnyValue;
+  const auto json = [](const AnyValue& v) {
+    std::string out;
+    aws::append_json_value(out, v);
+    return out;
+  };
+  const auto text = [](const AnyValue& v) {
+    std::string out;
+    aws::append_value_text(out, v);
+    return out;
+  };
+  // Bytes are base64 (Go's encoding of []byte, as the Collector marshals them), in both forms.
+  CHECK(json(AnyValue::bytes(std::string_view("\x00\xff\x10", 3))) == R"("AP8Q")");
+  CHECK(text(AnyValue::bytes("hi")) == "aGk=");
+  // Doubles in shortest form; past 2^53 with an exponent; the non-finite as strings in JSON.
+  CHECK(json(AnyValue::floating(0.1)) == "0.1");
+  CHECK(json(AnyValue::floating(18446744073709551616.0)) == "1.8446744073709552e+19");
+  CHECK(json(AnyValue::floating(std::nan(""))) == R"("NaN")");
+  CHECK(text(AnyValue::floating(-std::numeric_limits<double>::infinity())) == "-Inf");
+  CHECK(json(AnyValue::integer(-42)) == "-42");
+  CHECK(text(AnyValue::boolean(true)) == "true");
+  // Strings: quoted and escaped in JSON, as they are in text; empty: null, nothing.
+  CHECK(json(AnyValue::string("a\"b\n")) == R"("a\"b\n")");
+  CHECK(text(AnyValue::string("a\"b")) == "a\"b");
+  CHECK(json(AnyValue{}) == "null");
+  CHECK(text(AnyValue{}).empty());
+  // Arrays and maps nest, and are JSON in text too.
+  model::Batch b(model::Signal::kLogs);
+  AnyValue* items = b.arena().allocate_array<AnyValue>(2);
+  items[0] = AnyValue::integer(1);
+  items[1] = AnyValue::floating(std::numeric_limits<double>::infinity());
+  model::KeyValue* kv = b.arena().allocate_array<model::KeyValue>(1);
+  kv[0] = {"xs", AnyValue::array(items, 2)};
+  CHECK(json(AnyValue::kvlist(kv, 1)) == R"({"xs":[1,"+Inf"]})");
+  CHECK(text(AnyValue::kvlist(kv, 1)) == R"({"xs":[1,"+Inf"]})");
 }
 
 struct ExporterFixture {
