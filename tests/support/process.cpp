@@ -9,31 +9,58 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 extern char** environ;
 
 namespace vigil::testing {
 
-std::uint16_t free_port() {
+namespace {
+
+// The kernel's ephemeral range (ports it gives to outgoing connections and to bind(0)).
+std::pair<int, int> ephemeral_range() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool bindable(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+// Below the ephemeral range: a port from bind(0) is one the kernel also hands to outgoing
+// connections, and with tests running side by side (ctest -j, the interop tests' traffic) one of
+// them could take it between this check and the agent's bind ("Address already in use"). Ports
+// under the range are only taken by listeners.
+std::uint16_t free_port() {
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  const int low = std::max(1024, std::min(ephemeral_range().first, 65536) - 12000);
+  const int high = std::max(low + 1000, ephemeral_range().first - 1);
+  std::uniform_int_distribution<int> pick(low, std::min(high, 65535));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(pick(rng));
+    if (bindable(port)) return port;
+  }
+  throw std::runtime_error("no free port below the ephemeral range");
 }
 
 TempDir::TempDir() {

@@ -12,7 +12,8 @@
 
 namespace vigil::testing {
 
-// A port that was free on 127.0.0.1 a moment ago.
+// A port that was free on 127.0.0.1 a moment ago, picked at random below the kernel's ephemeral
+// range (so that no outgoing connection takes it before the test's server binds it).
 std::uint16_t free_port();
 
 // A fresh temporary directory, removed by the destructor.

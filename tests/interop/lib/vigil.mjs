@@ -85,14 +85,31 @@ export function awsEnvironment(credentials, home) {
 
 // A loopback TCP port that was free a moment ago (the kernel picks it; the listener is closed
 // again before Vigil binds it).
+// A port free on 127.0.0.1 a moment ago, picked at random below the kernel's ephemeral range:
+// a port from listen(0) is one the kernel also hands to outgoing connections, and the traffic of
+// tests running side by side could take it before vigil binds it ("Address already in use").
+// Ports under the range are only taken by listeners. Same rule as tests/support/process.cpp.
 export async function freePort() {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {}
+  const from = Math.max(1024, low - 12000);
+  const to = Math.max(from + 1000, low - 1);
+  for (let attempt = 0; attempt < 200; ++attempt) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    const server = net.createServer();
+    const ok = await new Promise((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) {
+      server.close();
+      await once(server, 'close');
+      return port;
+    }
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 // Polls `probe` until it returns true or `timeoutMs` passes; throws with `what` on timeout.
