@@ -954,6 +954,43 @@ TEST_CASE("reload: a kept rule carries on (same start time); a changed definitio
   CHECK(hits_changed->start > hits_before->start);
 }
 
+TEST_CASE("of two instances of one ID, only the last to stop emits at shutdown") {
+  Host host;
+  Collector out;
+  const std::string yaml = R"(
+interval: 1h
+rules:
+  - name: events_total
+    source: logs
+    labels: [op]
+  - name: events_total
+    source: spans
+    labels: [op]
+)";
+  auto logs_in = make_connector(host.telemetry(), out, yaml, Signal::kLogs);
+  auto traces_in = make_connector(host.telemetry(), out, yaml, Signal::kTraces);
+  REQUIRE(logs_in->start(host).is_ok());
+  REQUIRE(traces_in->start(host).is_ok());
+  Logs l;
+  l.log({{"op", std::string("x")}});
+  SpanSpec spec;
+  spec.attrs = {{"op", std::string("x")}};
+  Spans s;
+  s.span(spec);
+  REQUIRE(logs_in->consume(l.take()).is_ok());
+  REQUIRE(traces_in->consume(s.take()).is_ok());
+  logs_in->shutdown(component::Clock::now());
+  CHECK(out.count() == 0);  // the interval never ticked, and the first to stop does not emit
+  traces_in->shutdown(component::Clock::now());
+  REQUIRE(out.count() == 1);
+  out.with([](std::vector<Batch>& bs) {
+    const auto ps = points(bs.back());
+    const Point* x = find_point(ps, "events_total", {{"op", "x"}});
+    REQUIRE(x != nullptr);
+    CHECK(x->i == 2);  // both instances' records, in the one emission
+  });
+}
+
 TEST_CASE("two instances of one ID (logs and traces) share the series and emit once per interval") {
   Host host;
   Collector out;
@@ -994,7 +1031,11 @@ rules:
   const double elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   const std::size_t total = out.count();
-  CHECK(total == before_last + 1);  // the last instance to stop emits once more; the first did not
+  // The last instance to stop emits once more. A tick of its own ticker may fall between the two
+  // reads, so this bound is loose; the next test checks the exact count with an interval that
+  // never ticks.
+  CHECK(total >= before_last + 1);
+  CHECK(total <= before_last + 2);
   // One per 100 ms interval plus that last one; two independent tickers would give twice as many.
   CHECK(total >= 3);
   CHECK(static_cast<double>(total) <= elapsed_ms / 100.0 + 2);
